@@ -85,10 +85,12 @@ export class Migration0002Inventory extends Migration {
       constraint inventory_movements_notes_length check (char_length(notes) <= 1000),
       constraint inventory_movements_created_by_present check (char_length(created_by) between 1 and 256)
     )`);
-    // Newest-first paging, overall and per item, per reference.
-    this.addSql(`create index inventory_movements_newest on inventory_movements (tenant_id, created_at desc, id desc)`);
-    this.addSql(`create index inventory_movements_item_newest on inventory_movements (tenant_id, item_id, created_at desc, id desc)`);
-    this.addSql(`create index inventory_movements_reference_newest on inventory_movements (tenant_id, reference, created_at desc, id desc) where reference <> ''`);
+    // Newest-first keyset paging (scanned backwards), overall, per item and per
+    // reference. Ascending columns let the row comparison (created_at, id) < ($t, $id)
+    // of the page token use the index.
+    this.addSql(`create index inventory_movements_newest on inventory_movements (tenant_id, created_at, id)`);
+    this.addSql(`create index inventory_movements_item_newest on inventory_movements (tenant_id, item_id, created_at, id)`);
+    this.addSql(`create index inventory_movements_reference_newest on inventory_movements (tenant_id, reference, created_at, id) where reference <> ''`);
     for (const statement of tenantTable('inventory_movements', ['SELECT', 'INSERT'])) this.addSql(statement);
     for (const statement of appendOnly('inventory_movements')) this.addSql(statement);
     this.addSql(`grant usage on sequence inventory_movements_id_seq to stockroom_app`);
