@@ -1,0 +1,74 @@
+/**
+ * Domain views to protobuf messages. One function per message, so every RPC
+ * renders an item or a movement the same way.
+ */
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { assert } from '../shared/errors.js';
+import {
+  MovementType as MovementTypeMessage,
+  type ItemSchema,
+  type MovementSchema,
+  type ReservationLineSchema,
+} from '../../gen/stockroom/inventory/v1/resources_pb.js';
+import type { ItemView, MovementType, MovementView, ReservationLineView } from './model.js';
+
+const TO_MESSAGE_TYPE: Record<MovementType, MovementTypeMessage> = {
+  INBOUND: MovementTypeMessage.INBOUND,
+  OUTBOUND: MovementTypeMessage.OUTBOUND,
+  ADJUST: MovementTypeMessage.ADJUST,
+  RETURN_IN: MovementTypeMessage.RETURN_IN,
+  DAMAGED: MovementTypeMessage.DAMAGED,
+};
+
+/** Undefined for MOVEMENT_TYPE_UNSPECIFIED; null for a number the API does not define. */
+export function movementTypeFromMessage(value: MovementTypeMessage): MovementType | undefined | null {
+  if (value === MovementTypeMessage.UNSPECIFIED) return undefined;
+  const entry = Object.entries(TO_MESSAGE_TYPE).find(([, number]) => number === value);
+  return entry ? (entry[0] as MovementType) : null;
+}
+
+export function itemMessage(item: ItemView): MessageInitShape<typeof ItemSchema> {
+  return {
+    id: item.id,
+    productId: item.product_id,
+    sku: item.sku,
+    name: item.name,
+    onHand: item.on_hand,
+    reserved: item.reserved,
+    available: item.available,
+    reorderPoint: item.reorder_point,
+    needsReorder: item.needs_reorder,
+    createTime: timestampFromDate(item.created_at),
+    updateTime: timestampFromDate(item.updated_at),
+  };
+}
+
+export function movementMessage(movement: MovementView): MessageInitShape<typeof MovementSchema> {
+  const type = TO_MESSAGE_TYPE[movement.type];
+  assert(type !== undefined, `movement type ${movement.type} has no protobuf value`);
+  return {
+    id: movement.id,
+    itemId: movement.item_id,
+    productId: movement.product_id,
+    type,
+    quantity: movement.quantity,
+    onHandAfter: movement.on_hand_after,
+    reference: movement.reference,
+    notes: movement.notes,
+    createdBy: movement.created_by,
+    createTime: timestampFromDate(movement.created_at),
+  };
+}
+
+export function reservationLineMessage(line: ReservationLineView): MessageInitShape<typeof ReservationLineSchema> {
+  return {
+    productId: line.product_id,
+    itemId: line.item_id,
+    held: line.held,
+    committed: line.committed,
+    released: line.released,
+    createTime: timestampFromDate(line.created_at),
+    updateTime: timestampFromDate(line.updated_at),
+  };
+}

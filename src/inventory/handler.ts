@@ -1,0 +1,227 @@
+/**
+ * InventoryService over Connect/gRPC: each method checks and converts its
+ * request, calls the domain, and renders the result. No SQL and no business
+ * rules here; errors are domain errors, mapped by the server's interceptor.
+ */
+import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
+import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { checkIdempotencyKey } from '../shared/idempotency.js';
+import { callContext } from '../server/context.js';
+import { InventoryService } from '../../gen/stockroom/inventory/v1/inventory_service_pb.js';
+import type { Catalog } from './catalog.js';
+import { itemMessage, movementMessage, movementTypeFromMessage, reservationLineMessage } from './convert.js';
+import type { Ledger, MovementFilter } from './ledger.js';
+import { LIMITS } from './limits.js';
+import type { OrderResult, StockChangeResult } from './model.js';
+import type { OrderFlow } from './orders.js';
+import type { StockChanges } from './stock-changes.js';
+import { Checks, TEXT } from './validation.js';
+
+type Impl = ServiceImpl<typeof InventoryService>;
+
+export interface InventoryDomain {
+  readonly catalog: Catalog;
+  readonly orders: OrderFlow;
+  readonly stock: StockChanges;
+  readonly ledger: Ledger;
+}
+
+function orderResponse(result: OrderResult) {
+  return {
+    reference: result.reference,
+    lines: result.lines.map(reservationLineMessage),
+    items: result.items.map(itemMessage),
+    movements: result.movements.map(movementMessage),
+  };
+}
+
+function stockResponse(result: StockChangeResult) {
+  return { item: itemMessage(result.item), movement: movementMessage(result.movement) };
+}
+
+function time(checks: Checks, field: string, value: Timestamp | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const date = timestampDate(value);
+  const year = date.getUTCFullYear();
+  if (Number.isNaN(date.getTime()) || year < 1 || year > 9999 || value.nanos < 0 || value.nanos > 999_999_999) {
+    checks.fail(field, 'must be a valid timestamp between years 1 and 9999');
+    return undefined;
+  }
+  return date;
+}
+
+/** A receipt-like request: inbound, return and damage share their shape. */
+function receipt(request: { productId: string; quantity: bigint; reference: string; notes: string; idempotencyKey: string }) {
+  const checks = new Checks();
+  const input = {
+    product_id: checks.text('product_id', request.productId, TEXT.product_id),
+    quantity: checks.quantity('quantity', request.quantity),
+    reference: checks.text('reference', request.reference, TEXT.optional_reference),
+    notes: checks.text('notes', request.notes, TEXT.notes),
+  };
+  const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+  checks.done();
+  return { input, key };
+}
+
+export class InventoryHandler implements Impl {
+  constructor(private readonly domain: InventoryDomain) {}
+
+  createItem: Impl['createItem'] = async (request, context: HandlerContext) => {
+    const checks = new Checks();
+    const input = {
+      product_id: checks.text('product_id', request.productId, TEXT.product_id),
+      sku: checks.text('sku', request.sku, TEXT.sku),
+      name: checks.text('name', request.name, TEXT.name),
+      reorder_point: checks.units('reorder_point', request.reorderPoint, 0n, LIMITS.reorder_point_max),
+    };
+    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    checks.done();
+    return { item: itemMessage(await this.domain.catalog.createItem(callContext(context), input, key)) };
+  };
+
+  getItem: Impl['getItem'] = async (request, context) => {
+    const checks = new Checks();
+    const product_id = checks.text('product_id', request.productId, TEXT.product_id);
+    checks.done();
+    return { item: itemMessage(await this.domain.catalog.getItem(callContext(context), product_id)) };
+  };
+
+  listItems: Impl['listItems'] = async (request, context) => {
+    const checks = new Checks();
+    const size = checks.pageSize('page_size', request.pageSize);
+    if (request.productIds.length > LIMITS.lines_per_request) {
+      checks.fail('product_ids', `must name at most ${LIMITS.lines_per_request} products, got ${request.productIds.length}`);
+    }
+    const product_ids = request.productIds.slice(0, LIMITS.lines_per_request).map((id, index) => checks.text(`product_ids[${index}]`, id, TEXT.product_id));
+    checks.done();
+    const page = await this.domain.catalog.listItems(
+      callContext(context),
+      { needs_reorder: request.needsReorder, product_ids: [...new Set(product_ids)].sort() },
+      { size, token: request.pageToken },
+    );
+    return { items: page.rows.map(itemMessage), nextPageToken: page.next_page_token };
+  };
+
+  updateItem: Impl['updateItem'] = async (request, context) => {
+    const checks = new Checks();
+    const item = request.item;
+    const paths = request.updateMask?.paths ?? [];
+    const fields = new Set(paths.includes('*') ? ['name', 'reorder_point'] : paths);
+    if (!item) checks.fail('item', 'is required; item.product_id names the item to change');
+    if (fields.size === 0) checks.fail('update_mask', 'must name at least one of: name, reorder_point (or "*")');
+    for (const path of fields) {
+      if (path !== 'name' && path !== 'reorder_point') checks.fail('update_mask', `path "${path}" cannot be updated; only name and reorder_point can`);
+    }
+    const changes = {
+      product_id: checks.text('item.product_id', item?.productId ?? '', TEXT.product_id),
+      name: fields.has('name') ? checks.text('item.name', item?.name ?? '', TEXT.name) : undefined,
+      reorder_point: fields.has('reorder_point') ? checks.units('item.reorder_point', item?.reorderPoint ?? 0n, 0n, LIMITS.reorder_point_max) : undefined,
+    };
+    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    checks.done();
+    return { item: itemMessage(await this.domain.catalog.updateItem(callContext(context), changes, key)) };
+  };
+
+  checkAvailability: Impl['checkAvailability'] = async (request, context) => {
+    const checks = new Checks();
+    const lines = checks.lines('items', request.items, 1);
+    checks.done();
+    const result = await this.domain.orders.checkAvailability(callContext(context), lines);
+    return {
+      available: result.available,
+      items: result.lines.map((line) => ({
+        productId: line.product_id,
+        requested: line.requested,
+        available: line.available,
+        sufficient: line.sufficient,
+      })),
+    };
+  };
+
+  reserve: Impl['reserve'] = async (request, context) => {
+    const checks = new Checks();
+    const input = { lines: checks.lines('items', request.items, 1), reference: checks.text('reference', request.reference, TEXT.order_reference) };
+    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    checks.done();
+    const { movements: _none, ...response } = orderResponse(await this.domain.orders.reserve(callContext(context), input, key));
+    return response;
+  };
+
+  release: Impl['release'] = async (request, context) => {
+    const checks = new Checks();
+    const input = { lines: checks.lines('items', request.items, 0), reference: checks.text('reference', request.reference, TEXT.order_reference) };
+    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    checks.done();
+    const { movements: _none, ...response } = orderResponse(await this.domain.orders.release(callContext(context), input, key));
+    return response;
+  };
+
+  commitOutbound: Impl['commitOutbound'] = async (request, context) => {
+    const checks = new Checks();
+    const input = {
+      lines: checks.lines('items', request.items, 1),
+      reference: checks.text('reference', request.reference, TEXT.order_reference),
+      notes: checks.text('notes', request.notes, TEXT.notes),
+    };
+    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    checks.done();
+    return orderResponse(await this.domain.orders.commitOutbound(callContext(context), input, key));
+  };
+
+  getReservation: Impl['getReservation'] = async (request, context) => {
+    const checks = new Checks();
+    const reference = checks.text('reference', request.reference, TEXT.order_reference);
+    checks.done();
+    const lines = await this.domain.orders.getReservation(callContext(context), reference);
+    return { reservation: { reference, lines: lines.map(reservationLineMessage) } };
+  };
+
+  recordInbound: Impl['recordInbound'] = async (request, context) => {
+    const { input, key } = receipt(request);
+    return stockResponse(await this.domain.stock.recordInbound(callContext(context), input, key));
+  };
+
+  recordReturn: Impl['recordReturn'] = async (request, context) => {
+    const { input, key } = receipt(request);
+    return stockResponse(await this.domain.stock.recordReturn(callContext(context), input, key));
+  };
+
+  recordDamage: Impl['recordDamage'] = async (request, context) => {
+    const { input, key } = receipt(request);
+    return stockResponse(await this.domain.stock.recordDamage(callContext(context), input, key));
+  };
+
+  adjustInventory: Impl['adjustInventory'] = async (request, context) => {
+    const checks = new Checks();
+    const delta = request.quantityDelta;
+    if (delta === 0n) checks.fail('quantity_delta', 'must not be zero');
+    const input = {
+      product_id: checks.text('product_id', request.productId, TEXT.product_id),
+      quantity_delta: checks.units('quantity_delta', delta, -LIMITS.quantity_max, LIMITS.quantity_max),
+      reason: checks.text('reason', request.reason, TEXT.reason),
+    };
+    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    checks.done();
+    return stockResponse(await this.domain.stock.adjust(callContext(context), input, key));
+  };
+
+  listMovements: Impl['listMovements'] = async (request, context) => {
+    const checks = new Checks();
+    const size = checks.pageSize('page_size', request.pageSize);
+    const type = movementTypeFromMessage(request.type);
+    if (type === null) checks.fail('type', `is not a known movement type: ${request.type}`);
+    const filter: MovementFilter = {
+      item_id: request.itemId === '' ? undefined : checks.uuid('item_id', request.itemId),
+      product_id: request.productId === '' ? undefined : checks.text('product_id', request.productId, TEXT.product_id),
+      type: type ?? undefined,
+      reference: request.reference === '' ? undefined : checks.text('reference', request.reference, TEXT.optional_reference),
+      start_time: time(checks, 'start_time', request.startTime),
+      end_time: time(checks, 'end_time', request.endTime),
+    };
+    if (filter.start_time && filter.end_time && filter.start_time >= filter.end_time) checks.fail('end_time', 'must be after start_time');
+    checks.done();
+    const page = await this.domain.ledger.listMovements(callContext(context), filter, { size, token: request.pageToken });
+    return { movements: page.rows.map(movementMessage), nextPageToken: page.next_page_token };
+  };
+}

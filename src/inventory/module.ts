@@ -1,0 +1,57 @@
+/**
+ * The inventory context as the server sees it: the service, its handlers
+ * wired to the domain, and the typed details its errors carry.
+ */
+import { create } from '@bufbuild/protobuf';
+import type { ConnectRouter } from '@connectrpc/connect';
+import { InsufficientStockError, type DomainError } from '../shared/errors.js';
+import type { OutgoingDetail } from '../server/errors.js';
+import type { ServiceDependencies, ServiceModule } from '../server/module.js';
+import { InsufficientStockDetailSchema, ReservationExceededDetailSchema } from '../../gen/stockroom/inventory/v1/error_details_pb.js';
+import { InventoryService } from '../../gen/stockroom/inventory/v1/inventory_service_pb.js';
+import { Catalog } from './catalog.js';
+import { ReservationExceededError } from './errors.js';
+import { InventoryHandler } from './handler.js';
+import { Ledger } from './ledger.js';
+import { OrderFlow } from './orders.js';
+import { StockChanges } from './stock-changes.js';
+
+/** Every short product, or every exceeded line, with its numbers as int64. */
+export function inventoryDetails(error: DomainError): OutgoingDetail[] {
+  if (error instanceof InsufficientStockError) {
+    const value = create(InsufficientStockDetailSchema, {
+      shortages: error.shortages.map((shortage) => ({
+        productId: shortage.key,
+        itemId: shortage.id ?? '',
+        requested: BigInt(shortage.requested),
+        available: BigInt(shortage.available),
+      })),
+    });
+    return [{ desc: InsufficientStockDetailSchema, value }];
+  }
+  if (error instanceof ReservationExceededError) {
+    const value = create(ReservationExceededDetailSchema, {
+      reference: error.reference,
+      lines: error.lines.map((line) => ({ productId: line.product_id, requested: line.requested, held: line.held })),
+    });
+    return [{ desc: ReservationExceededDetailSchema, value }];
+  }
+  return [];
+}
+
+export function inventoryModule(dependencies: ServiceDependencies): ServiceModule {
+  const { runner, idempotency } = dependencies;
+  const handler = new InventoryHandler({
+    catalog: new Catalog(runner, idempotency),
+    orders: new OrderFlow(runner, idempotency),
+    stock: new StockChanges(runner, idempotency),
+    ledger: new Ledger(runner),
+  });
+  return {
+    service: InventoryService,
+    register(router: ConnectRouter) {
+      router.service(InventoryService, handler);
+    },
+    details: inventoryDetails,
+  };
+}

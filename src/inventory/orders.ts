@@ -1,0 +1,208 @@
+/**
+ * The order flow of the reference design (check_available, reserve, release,
+ * commit_outbound) as a two-phase transfer: Reserve makes units pending under
+ * an order reference; CommitOutbound posts them (in one or several parts) and
+ * Release voids them. Each call is one transaction that either does all of
+ * its lines or nothing.
+ */
+import type { TransactionRunner, Tx } from '../db/transaction.js';
+import type { CallContext } from '../shared/caller.js';
+import { assert, FailedPreconditionError, InsufficientStockError, NotFoundError, type Shortage } from '../shared/errors.js';
+import type { IdempotencyStore } from '../shared/idempotency.js';
+import { ReservationExceededError, type ExceededLine } from './errors.js';
+import { LIMITS } from './limits.js';
+import { mergeLines } from './lines.js';
+import type { AvailabilityResult, OrderLine, OrderResult, ReservationLineView } from './model.js';
+import { toBigInt, toItem, toLine, toMovement, type HoldRow, type ItemRow } from './rows.js';
+import { stockRepository as repository, type CommitRow, type ItemQuantities, type LineRow } from './stock-repository.js';
+import { inventoryMethod } from './methods.js';
+
+export interface OrderInput {
+  /** As the caller sent them (validated); lines of one product are summed here. */
+  readonly lines: readonly OrderLine[];
+  readonly reference: string;
+}
+
+export interface CommitInput extends OrderInput {
+  readonly notes: string;
+}
+
+/** Request field of a product's first line, for NOT_FOUND. */
+function lineField(lines: readonly OrderLine[], product_id: string): string {
+  return `items[${lines.findIndex((line) => line.product_id === product_id)}].product_id`;
+}
+
+/** Locks the items of the merged lines in id order; refuses the request if any product is unknown. */
+async function lockLines(tx: Tx, raw: readonly OrderLine[], merged: readonly OrderLine[]): Promise<Map<string, ItemRow>> {
+  const rows = await repository.lockItemsByProduct(
+    tx,
+    merged.map((line) => line.product_id),
+  );
+  const by_product = new Map(rows.map((row) => [row.product_id, row]));
+  const missing = merged.find((line) => !by_product.has(line.product_id));
+  if (missing) throw new NotFoundError('product', missing.product_id, lineField(raw, missing.product_id));
+  return by_product;
+}
+
+/** The change to write, in lock (item id) order so statement-level locks follow the same order. */
+function inLockOrder(merged: readonly OrderLine[], items: Map<string, ItemRow>): ItemQuantities {
+  const pairs = merged.map((line) => ({ id: items.get(line.product_id)!.id, quantity: line.quantity }));
+  pairs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { item_ids: pairs.map((pair) => pair.id), quantities: pairs.map((pair) => pair.quantity) };
+}
+
+/** Orders written rows as the request named their products. */
+function inRequestOrder<Row extends LineRow>(merged: readonly OrderLine[], rows: readonly Row[]): Row[] {
+  const by_product = new Map(rows.map((row) => [row.product_id, row]));
+  return merged.map((line) => {
+    const row = by_product.get(line.product_id);
+    assert(row, `no written row for product ${line.product_id}`);
+    return row;
+  });
+}
+
+function orderResult(reference: string, rows: readonly LineRow[]): OrderResult {
+  return {
+    reference,
+    lines: rows.map((row) => toLine(row.product_id, row)),
+    items: rows.map(toItem),
+    movements: [],
+  };
+}
+
+/** Refuses lines asking more than the reference holds of their product. */
+function checkHolds(reference: string, merged: readonly OrderLine[], items: Map<string, ItemRow>, holds: Map<string, HoldRow>): void {
+  const exceeded: ExceededLine[] = [];
+  for (const line of merged) {
+    const hold = holds.get(items.get(line.product_id)!.id);
+    const held = hold ? toBigInt(hold.held) : 0n;
+    if (line.quantity > held) exceeded.push({ product_id: line.product_id, requested: line.quantity, held });
+  }
+  if (exceeded.length > 0) throw new ReservationExceededError(reference, exceeded);
+}
+
+export class OrderFlow {
+  constructor(
+    private readonly runner: TransactionRunner,
+    private readonly idempotency: IdempotencyStore,
+  ) {}
+
+  /** A snapshot answer; nothing is locked or reserved. */
+  checkAvailability(context: CallContext, lines: readonly OrderLine[]): Promise<AvailabilityResult> {
+    const merged = mergeLines(lines);
+    return this.runner.run(
+      context,
+      async (tx) => {
+        const rows = await repository.readAvailability(
+          tx,
+          merged.map((line) => line.product_id),
+        );
+        const by_product = new Map(rows.map((row) => [row.product_id, row]));
+        const result = merged.map((line) => {
+          const row = by_product.get(line.product_id);
+          if (!row) throw new NotFoundError('product', line.product_id, lineField(lines, line.product_id));
+          const available = toBigInt(row.on_hand) - toBigInt(row.reserved);
+          return { product_id: line.product_id, requested: line.quantity, available, sufficient: line.quantity <= available };
+        });
+        return { available: result.every((line) => line.sufficient), lines: result };
+      },
+      { read_only: true },
+    );
+  }
+
+  reserve(context: CallContext, input: OrderInput, idempotency_key: string | undefined): Promise<OrderResult> {
+    return this.runner.run(context, (tx) =>
+      this.idempotency.run(tx, { method: inventoryMethod('Reserve'), key: idempotency_key, input }, async () => {
+        const merged = mergeLines(input.lines);
+        const items = await lockLines(tx, input.lines, merged);
+        const shortages: Shortage[] = [];
+        for (const line of merged) {
+          const item = items.get(line.product_id)!;
+          const available = toBigInt(item.on_hand) - toBigInt(item.reserved);
+          if (line.quantity > available) {
+            shortages.push({ key: line.product_id, id: item.id, requested: String(line.quantity), available: String(available) });
+          }
+        }
+        if (shortages.length > 0) throw new InsufficientStockError(shortages);
+        const rows = await repository.applyReserve(tx, input.reference, inLockOrder(merged, items));
+        const products = Number(rows[0]?.other_products ?? 0) + merged.length;
+        if (products > LIMITS.products_per_reference) {
+          // Thrown after the write on purpose: the transaction rolls back, and
+          // the count came from the same statement at no extra round trip.
+          throw new FailedPreconditionError(
+            `reference "${input.reference}" would hold ${products} products; at most ${LIMITS.products_per_reference} are allowed`,
+            'RESERVATION_PRODUCT_LIMIT_EXCEEDED',
+            { reference: input.reference, products: String(products), limit: String(LIMITS.products_per_reference) },
+          );
+        }
+        return orderResult(input.reference, inRequestOrder(merged, rows));
+      }),
+    );
+  }
+
+  /** Releases the given lines, or with no lines everything the reference still holds. */
+  release(context: CallContext, input: OrderInput, idempotency_key: string | undefined): Promise<OrderResult> {
+    return this.runner.run(context, (tx) =>
+      this.idempotency.run(tx, { method: inventoryMethod('Release'), key: idempotency_key, input }, async () => {
+        if (input.lines.length === 0) return this.releaseAll(tx, input.reference);
+        const merged = mergeLines(input.lines);
+        const items = await lockLines(tx, input.lines, merged);
+        const holds = await repository.readHolds(tx, input.reference, [...items.values()].map((item) => item.id));
+        checkHolds(input.reference, merged, items, holds);
+        const rows = await repository.applyRelease(tx, input.reference, inLockOrder(merged, items));
+        return orderResult(input.reference, inRequestOrder(merged, rows));
+      }),
+    );
+  }
+
+  private async releaseAll(tx: Tx, reference: string): Promise<OrderResult> {
+    const items = await repository.lockItemsHeldBy(tx, reference);
+    if (items.length === 0) {
+      if (!(await repository.referenceExists(tx, reference))) throw new NotFoundError('reservation', reference, 'reference');
+      return orderResult(reference, []);
+    }
+    // Holds read after the lock: current, whatever happened while we waited.
+    const holds = await repository.readHolds(
+      tx,
+      reference,
+      items.map((item) => item.id),
+    );
+    const held = items
+      .map((item) => ({ product_id: item.product_id, quantity: toBigInt(holds.get(item.id)?.held ?? 0) }))
+      .filter((line) => line.quantity > 0n);
+    if (held.length === 0) return orderResult(reference, []);
+    const by_product = new Map(items.map((item) => [item.product_id, item]));
+    const rows = await repository.applyRelease(tx, reference, inLockOrder(held, by_product));
+    return orderResult(reference, inRequestOrder(held, rows));
+  }
+
+  /** Ships held units: reserved and on_hand fall together, one OUTBOUND movement per product. */
+  commitOutbound(context: CallContext, input: CommitInput, idempotency_key: string | undefined): Promise<OrderResult> {
+    return this.runner.run(context, (tx) =>
+      this.idempotency.run(tx, { method: inventoryMethod('CommitOutbound'), key: idempotency_key, input }, async () => {
+        const merged = mergeLines(input.lines);
+        const items = await lockLines(tx, input.lines, merged);
+        const holds = await repository.readHolds(tx, input.reference, [...items.values()].map((item) => item.id));
+        checkHolds(input.reference, merged, items, holds);
+        const rows = inRequestOrder<CommitRow>(merged, await repository.applyCommit(tx, input.reference, input.notes, inLockOrder(merged, items)));
+        return {
+          ...orderResult(input.reference, rows),
+          movements: rows.map((row) => toMovement({ ...row, item_id: row.id, product_id: row.product_id })),
+        };
+      }),
+    );
+  }
+
+  /** Every product the reference ever reserved, ordered by product id. */
+  getReservation(context: CallContext, reference: string): Promise<ReservationLineView[]> {
+    return this.runner.run(
+      context,
+      async (tx) => {
+        const rows = await repository.reservationLines(tx, reference, LIMITS.products_per_reference);
+        if (rows.length === 0) throw new NotFoundError('reservation', reference, 'reference');
+        return rows.map((row) => toLine(row.product_id, row));
+      },
+      { read_only: true },
+    );
+  }
+}

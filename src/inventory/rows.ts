@@ -1,0 +1,103 @@
+/**
+ * Raw rows as pg returns them (bigint and timestamptz arrive as text) and
+ * their conversion into domain views. The SQL column lists live here too, so
+ * every statement selects an item or a movement the same way.
+ */
+import { assert } from '../shared/errors.js';
+import { itemView, MOVEMENT_TYPES, type ItemView, type MovementType, type MovementView, type ReservationLineView } from './model.js';
+
+type Text = string | number | bigint;
+type Instant = string | Date;
+
+/** Columns of inventory_items (alias `i`) read into an ItemRow. */
+export const ITEM_COLUMNS = `i.id, i.product_id, i.sku, i.name, i.on_hand, i.reserved, i.reorder_point, i.created_at, i.updated_at`;
+
+export interface ItemRow {
+  id: string;
+  product_id: string;
+  sku: string;
+  name: string;
+  on_hand: Text;
+  reserved: Text;
+  reorder_point: Text;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export interface HoldRow {
+  item_id: string;
+  held: Text;
+  committed: Text;
+  released: Text;
+  line_created_at: Instant;
+  line_updated_at: Instant;
+}
+
+export interface MovementRow {
+  movement_id: Text;
+  item_id: string;
+  product_id: string;
+  type: string;
+  quantity: Text;
+  on_hand_after: Text;
+  reference: string;
+  notes: string;
+  created_by: string;
+  movement_created_at: Instant;
+}
+
+export function toBigInt(value: Text): bigint {
+  return typeof value === 'bigint' ? value : BigInt(value);
+}
+
+export function toDate(value: Instant): Date {
+  const date = value instanceof Date ? value : new Date(value);
+  assert(!Number.isNaN(date.getTime()), `unreadable timestamp ${String(value)}`);
+  return date;
+}
+
+export function toItem(row: ItemRow): ItemView {
+  return itemView({
+    id: row.id,
+    product_id: row.product_id,
+    sku: row.sku,
+    name: row.name,
+    on_hand: toBigInt(row.on_hand),
+    reserved: toBigInt(row.reserved),
+    reorder_point: toBigInt(row.reorder_point),
+    created_at: toDate(row.created_at),
+    updated_at: toDate(row.updated_at),
+  });
+}
+
+export function toLine(product_id: string, row: HoldRow): ReservationLineView {
+  return {
+    product_id,
+    item_id: row.item_id,
+    held: toBigInt(row.held),
+    committed: toBigInt(row.committed),
+    released: toBigInt(row.released),
+    created_at: toDate(row.line_created_at),
+    updated_at: toDate(row.line_updated_at),
+  };
+}
+
+export function toMovementType(text: string): MovementType {
+  assert((MOVEMENT_TYPES as readonly string[]).includes(text), `unknown movement type ${text} in the ledger`);
+  return text as MovementType;
+}
+
+export function toMovement(row: MovementRow): MovementView {
+  return {
+    id: String(row.movement_id),
+    item_id: row.item_id,
+    product_id: row.product_id,
+    type: toMovementType(row.type),
+    quantity: toBigInt(row.quantity),
+    on_hand_after: toBigInt(row.on_hand_after),
+    reference: row.reference,
+    notes: row.notes,
+    created_by: row.created_by,
+    created_at: toDate(row.movement_created_at),
+  };
+}

@@ -1,0 +1,249 @@
+/**
+ * The SQL of the stock paths: prepared statements, few round trips.
+ *
+ * The order flow locks every item row of a request in one statement, in id
+ * order (so two orders naming the same products in opposite order queue
+ * instead of deadlocking), checks in memory, then writes balances,
+ * reservation lines and movements in one statement built on unnest().
+ * Reservation rows are read only after their items are locked: every path
+ * that changes a reservation holds its item's lock, so that read is current.
+ *
+ * Single-product changes (inbound, adjust, return, damage) lock, check and
+ * write in one statement: the UPDATE's WHERE re-checks the row after any
+ * lock wait, and the ledger insert sits in the same statement.
+ */
+import { sql, type Tx } from '../db/transaction.js';
+import { LIMITS } from './limits.js';
+import type { MovementType } from './model.js';
+import { ITEM_COLUMNS, type HoldRow, type ItemRow, type MovementRow } from './rows.js';
+
+const LOCK_ITEMS_BY_PRODUCT = sql(
+  'inventory_lock_items_by_product',
+  `select ${ITEM_COLUMNS} from inventory_items i
+   where i.tenant_id = $1 and i.product_id = any($2::text[])
+   order by i.id
+   for update`,
+);
+
+const LOCK_ITEMS_HELD_BY = sql(
+  'inventory_lock_items_held_by',
+  `select ${ITEM_COLUMNS} from inventory_items i
+   where i.tenant_id = $1
+     and i.id in (select r.item_id from inventory_reservations r where r.tenant_id = $1 and r.reference = $2 and r.held > 0)
+   order by i.id
+   for update`,
+);
+
+const READ_HOLDS = sql(
+  'inventory_read_holds',
+  `select r.item_id, r.held, r.committed, r.released, r.created_at as line_created_at, r.updated_at as line_updated_at
+   from inventory_reservations r
+   where r.tenant_id = $1 and r.reference = $2 and r.item_id = any($3::uuid[])`,
+);
+
+const REFERENCE_EXISTS = sql(
+  'inventory_reference_exists',
+  `select exists (select 1 from inventory_reservations r where r.tenant_id = $1 and r.reference = $2) as known`,
+);
+
+const RESERVATION_LINES = sql(
+  'inventory_reservation_lines',
+  `select r.item_id, i.product_id, r.held, r.committed, r.released,
+          r.created_at as line_created_at, r.updated_at as line_updated_at
+   from inventory_reservations r
+   join inventory_items i on i.tenant_id = r.tenant_id and i.id = r.item_id
+   where r.tenant_id = $1 and r.reference = $2
+   order by i.product_id
+   limit $3`,
+);
+
+const READ_AVAILABILITY = sql(
+  'inventory_read_availability',
+  `select i.id, i.product_id, i.on_hand, i.reserved from inventory_items i
+   where i.tenant_id = $1 and i.product_id = any($2::text[])`,
+);
+
+const READ_BALANCE = sql(
+  'inventory_read_balance',
+  `select i.id, i.on_hand, i.reserved from inventory_items i where i.tenant_id = $1 and i.product_id = $2`,
+);
+
+const LINE_RESULT = `${ITEM_COLUMNS.replaceAll('i.', 'c.')},
+  l.held, l.committed, l.released, l.created_at as line_created_at, l.updated_at as line_updated_at`;
+
+// $2 item ids, $3 quantities (both in lock order), $4 reference.
+const APPLY_RESERVE = sql(
+  'inventory_apply_reserve',
+  `with request as (
+     select * from unnest($2::uuid[], $3::bigint[]) as u(item_id, quantity)
+   ), c as (
+     update inventory_items i set reserved = i.reserved + r.quantity, updated_at = now()
+     from request r where i.tenant_id = $1 and i.id = r.item_id
+     returning ${ITEM_COLUMNS}
+   ), l as (
+     insert into inventory_reservations as h (tenant_id, reference, item_id, held)
+     select $1, $4, r.item_id, r.quantity from request r
+     on conflict (tenant_id, reference, item_id) do update
+       set held = h.held + excluded.held, updated_at = now()
+     returning h.item_id, h.held, h.committed, h.released, h.created_at, h.updated_at
+   )
+   select ${LINE_RESULT},
+     (select count(*) from inventory_reservations o
+      where o.tenant_id = $1 and o.reference = $4 and o.item_id <> all($2::uuid[])) as other_products
+   from c join l on l.item_id = c.id`,
+);
+
+const APPLY_RELEASE = sql(
+  'inventory_apply_release',
+  `with request as (
+     select * from unnest($2::uuid[], $3::bigint[]) as u(item_id, quantity)
+   ), c as (
+     update inventory_items i set reserved = i.reserved - r.quantity, updated_at = now()
+     from request r where i.tenant_id = $1 and i.id = r.item_id
+     returning ${ITEM_COLUMNS}
+   ), l as (
+     update inventory_reservations h
+       set held = h.held - r.quantity, released = h.released + r.quantity, updated_at = now()
+     from request r where h.tenant_id = $1 and h.reference = $4 and h.item_id = r.item_id
+     returning h.item_id, h.held, h.committed, h.released, h.created_at, h.updated_at
+   )
+   select ${LINE_RESULT} from c join l on l.item_id = c.id`,
+);
+
+// $5 notes, $6 author of the movements.
+const APPLY_COMMIT = sql(
+  'inventory_apply_commit',
+  `with request as (
+     select * from unnest($2::uuid[], $3::bigint[]) as u(item_id, quantity)
+   ), c as (
+     update inventory_items i
+       set reserved = i.reserved - r.quantity, on_hand = i.on_hand - r.quantity, updated_at = now()
+     from request r where i.tenant_id = $1 and i.id = r.item_id
+     returning ${ITEM_COLUMNS}
+   ), l as (
+     update inventory_reservations h
+       set held = h.held - r.quantity, committed = h.committed + r.quantity, updated_at = now()
+     from request r where h.tenant_id = $1 and h.reference = $4 and h.item_id = r.item_id
+     returning h.item_id, h.held, h.committed, h.released, h.created_at, h.updated_at
+   ), m as (
+     insert into inventory_movements (tenant_id, item_id, type, quantity, on_hand_after, reference, notes, created_by)
+     select $1, c.id, 'OUTBOUND', -r.quantity, c.on_hand, $4, $5, $6 from c join request r on r.item_id = c.id
+     returning id, item_id, type, quantity, on_hand_after, reference, notes, created_by, created_at
+   )
+   select ${LINE_RESULT},
+     m.id as movement_id, m.type, m.quantity, m.on_hand_after, m.reference, m.notes, m.created_by,
+     m.created_at as movement_created_at
+   from c join l on l.item_id = c.id join m on m.item_id = c.id`,
+);
+
+// $2 product, $3 signed change of on_hand, $4 type, $5 reference, $6 notes, $7 author, $8 on_hand ceiling.
+const APPLY_STOCK_CHANGE = sql(
+  'inventory_apply_stock_change',
+  `with c as (
+     update inventory_items i set on_hand = i.on_hand + $3::bigint, updated_at = now()
+     where i.tenant_id = $1 and i.product_id = $2
+       and i.on_hand + $3::bigint >= i.reserved and i.on_hand + $3::bigint <= $8::bigint
+     returning ${ITEM_COLUMNS}
+   ), m as (
+     insert into inventory_movements (tenant_id, item_id, type, quantity, on_hand_after, reference, notes, created_by)
+     select $1, c.id, $4, $3::bigint, c.on_hand, $5, $6, $7 from c
+     returning id, item_id, type, quantity, on_hand_after, reference, notes, created_by, created_at
+   )
+   select ${ITEM_COLUMNS.replaceAll('i.', 'c.')},
+     m.id as movement_id, m.type, m.quantity, m.on_hand_after, m.reference, m.notes, m.created_by,
+     m.created_at as movement_created_at
+   from c cross join m`,
+);
+
+export type LineRow = ItemRow & HoldRow;
+export type ReserveRow = LineRow & { other_products: string | number };
+export type CommitRow = LineRow & Omit<MovementRow, 'item_id' | 'product_id'>;
+export type StockChangeRow = ItemRow & Omit<MovementRow, 'item_id' | 'product_id'>;
+
+export interface Balance {
+  id: string;
+  on_hand: string;
+  reserved: string;
+}
+
+/** A change to apply to locked items: item ids and units, in lock order. */
+export interface ItemQuantities {
+  readonly item_ids: readonly string[];
+  readonly quantities: readonly bigint[];
+}
+
+function quantities(change: ItemQuantities): string[] {
+  return change.quantities.map(String);
+}
+
+export const stockRepository = {
+  /** Locks the items of these products in id order; products the tenant lacks are simply absent. */
+  lockItemsByProduct(tx: Tx, product_ids: readonly string[]): Promise<ItemRow[]> {
+    return tx.query<ItemRow>(LOCK_ITEMS_BY_PRODUCT, [tx.caller.tenant_id, product_ids]);
+  },
+
+  /** Locks, in id order, every item the reference still holds units of. */
+  lockItemsHeldBy(tx: Tx, reference: string): Promise<ItemRow[]> {
+    return tx.query<ItemRow>(LOCK_ITEMS_HELD_BY, [tx.caller.tenant_id, reference]);
+  },
+
+  /** The reference's lines for these items; call only with the items locked. */
+  async readHolds(tx: Tx, reference: string, item_ids: readonly string[]): Promise<Map<string, HoldRow>> {
+    const rows = await tx.query<HoldRow>(READ_HOLDS, [tx.caller.tenant_id, reference, item_ids]);
+    return new Map(rows.map((row) => [row.item_id, row]));
+  },
+
+  async referenceExists(tx: Tx, reference: string): Promise<boolean> {
+    const [row] = await tx.query<{ known: boolean }>(REFERENCE_EXISTS, [tx.caller.tenant_id, reference]);
+    return row?.known === true;
+  },
+
+  /** Every line of a reference with its product id, ordered by product id. */
+  reservationLines(tx: Tx, reference: string, limit: number): Promise<(HoldRow & { product_id: string })[]> {
+    return tx.query(RESERVATION_LINES, [tx.caller.tenant_id, reference, limit]);
+  },
+
+  /** Balances without locks: one consistent snapshot. */
+  readAvailability(tx: Tx, product_ids: readonly string[]): Promise<(Balance & { product_id: string })[]> {
+    return tx.query(READ_AVAILABILITY, [tx.caller.tenant_id, product_ids]);
+  },
+
+  async readBalance(tx: Tx, product_id: string): Promise<Balance | undefined> {
+    const [row] = await tx.query<Balance>(READ_BALANCE, [tx.caller.tenant_id, product_id]);
+    return row;
+  },
+
+  applyReserve(tx: Tx, reference: string, change: ItemQuantities): Promise<ReserveRow[]> {
+    return tx.query(APPLY_RESERVE, [tx.caller.tenant_id, change.item_ids, quantities(change), reference]);
+  },
+
+  applyRelease(tx: Tx, reference: string, change: ItemQuantities): Promise<LineRow[]> {
+    return tx.query(APPLY_RELEASE, [tx.caller.tenant_id, change.item_ids, quantities(change), reference]);
+  },
+
+  applyCommit(tx: Tx, reference: string, notes: string, change: ItemQuantities): Promise<CommitRow[]> {
+    return tx.query(APPLY_COMMIT, [tx.caller.tenant_id, change.item_ids, quantities(change), reference, notes, tx.caller.subject]);
+  },
+
+  /**
+   * Changes on_hand of one product by `delta` and writes its movement, only if
+   * on_hand stays within [reserved, on_hand_max]. Undefined when nothing
+   * changed: the product is unknown or the check failed (see readBalance).
+   */
+  async applyStockChange(
+    tx: Tx,
+    change: { product_id: string; delta: bigint; type: MovementType; reference: string; notes: string },
+  ): Promise<StockChangeRow | undefined> {
+    const [row] = await tx.query<StockChangeRow>(APPLY_STOCK_CHANGE, [
+      tx.caller.tenant_id,
+      change.product_id,
+      String(change.delta),
+      change.type,
+      change.reference,
+      change.notes,
+      tx.caller.subject,
+      String(LIMITS.on_hand_max),
+    ]);
+    return row;
+  },
+};
