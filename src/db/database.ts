@@ -1,0 +1,59 @@
+/**
+ * The database as the process sees it: which server (embedded or configured),
+ * migrated, with the service's connection pool open.
+ */
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { Config } from '../server/config.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
+import { migrate } from './migrate.js';
+import { openOrm } from './orm.js';
+
+export interface Database {
+  readonly orm: MikroORM;
+  readonly embedded: boolean;
+  /** True while a trivial query answers; used by the health service. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+  let embedded: EmbeddedDatabase | undefined;
+  let url = config.database_url;
+  if (url === undefined) {
+    embedded = await startEmbeddedPostgres({
+      data_dir: config.embedded_data_dir,
+      port: config.embedded_port,
+      on_log: (line) => logger.debug({ postgres: line }, 'embedded postgres'),
+    });
+    url = embedded.url;
+    logger.warn(
+      { data_dir: embedded.data_dir, port: embedded.port },
+      'using the EMBEDDED PostgreSQL (no STOCKROOM_DATABASE_URL set); for development and tests only',
+    );
+  }
+  try {
+    const applied = await migrate(config.migration_database_url ?? url);
+    logger.info({ applied, embedded: embedded !== undefined }, applied.length ? 'migrations applied' : 'schema up to date');
+    const orm = await openOrm({ url, pool_max: config.database_pool_max });
+    return {
+      orm,
+      embedded: embedded !== undefined,
+      async ping() {
+        try {
+          await orm.em.fork().getConnection().execute('select 1');
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      async close() {
+        await orm.close(true);
+        await embedded?.stop();
+      },
+    };
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+}

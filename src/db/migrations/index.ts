@@ -1,0 +1,15 @@
+/**
+ * Every migration, in the order it runs. Listed explicitly rather than found
+ * by globbing a folder, so the compiled server and the tests run the same set.
+ * Append only: a migration that has shipped is never edited.
+ */
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration0001Foundation } from './Migration0001Foundation.js';
+import { Migration0002Inventory } from './Migration0002Inventory.js';
+import { Migration0003Parts } from './Migration0003Parts.js';
+
+export const MIGRATIONS: MigrationObject[] = [
+  { name: '0001_foundation', class: Migration0001Foundation },
+  { name: '0002_inventory', class: Migration0002Inventory },
+  { name: '0003_parts', class: Migration0003Parts },
+];

@@ -1,0 +1,119 @@
+/**
+ * Idempotency keys (AIP-155) for every write of both services, stored in the
+ * same transaction as the write's effects, so a key is either recorded with
+ * its effects or not at all.
+ *
+ * The key is claimed first, with one INSERT … ON CONFLICT: a second call with
+ * the same key blocks on the first one's uncommitted row until that commits,
+ * then reads its response. Two concurrent calls therefore run the operation
+ * once. A key is scoped to tenant and method; an expired key is reclaimed.
+ */
+import { createHash } from 'node:crypto';
+import { sql, type Tx } from '../db/transaction.js';
+import { FailedPreconditionError, InvalidArgumentError } from './errors.js';
+import { decodeTaggedJson, encodeTaggedJson } from './tagged-json.js';
+
+export const IDEMPOTENCY_KEY_MAX_LENGTH = 128;
+
+const CLAIM = sql(
+  'idempotency_claim',
+  `insert into idempotency_keys (tenant_id, method, idempotency_key, request_hash, expires_at)
+   values ($1, $2, $3, $4, now() + make_interval(hours => $5))
+   on conflict (tenant_id, method, idempotency_key) do update
+     set request_hash = excluded.request_hash, response = null,
+         created_at = now(), expires_at = excluded.expires_at
+     where idempotency_keys.expires_at <= now()
+   returning 1 as claimed`,
+);
+
+const READ = sql(
+  'idempotency_read',
+  `select request_hash, response from idempotency_keys
+   where tenant_id = $1 and method = $2 and idempotency_key = $3`,
+);
+
+const STORE = sql(
+  'idempotency_store',
+  `update idempotency_keys set response = $4
+   where tenant_id = $1 and method = $2 and idempotency_key = $3`,
+);
+
+// Deletes only expired rows: the DELETE policy shows nothing else (see the
+// foundation migration), whatever tenant is set.
+const PURGE_EXPIRED = 'delete from idempotency_keys';
+
+/** Validates the optional key of a request; an empty string means "no key". */
+export function checkIdempotencyKey(field: string, key: string | undefined): string | undefined {
+  if (key === undefined || key === '') return undefined;
+  if (key.length > IDEMPOTENCY_KEY_MAX_LENGTH || !/^[\x21-\x7e]+$/.test(key)) {
+    throw InvalidArgumentError.field(field, `must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters without spaces`);
+  }
+  return key;
+}
+
+/** Stable fingerprint of a request: method plus its input with object keys sorted. */
+export function fingerprint(method: string, input: unknown): Buffer {
+  return createHash('sha256').update(method).update('\0').update(encodeTaggedJson(sortKeys(input))).digest();
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+    );
+  }
+  return value;
+}
+
+export interface IdempotentCall {
+  /** Full method name; keys are scoped per method. */
+  readonly method: string;
+  readonly key: string | undefined;
+  /** The domain input without the key; a different input under the same key is refused. */
+  readonly input: unknown;
+}
+
+export class IdempotencyStore {
+  constructor(private readonly retention_hours: number) {}
+
+  /**
+   * Runs `operation` once per key. A replay with the same input returns the
+   * first result (decoded from what was stored) and changes nothing.
+   */
+  async run<T>(tx: Tx, call: IdempotentCall, operation: () => Promise<T>): Promise<T> {
+    if (call.key === undefined) return operation();
+    const tenant = tx.caller.tenant_id;
+    const request_hash = fingerprint(call.method, call.input);
+    const claimed = await tx.query(CLAIM, [tenant, call.method, call.key, request_hash, this.retention_hours]);
+    if (claimed.length === 0) return this.replay<T>(tx, call, request_hash);
+    const result = await operation();
+    await tx.query(STORE, [tenant, call.method, call.key, encodeTaggedJson(result)]);
+    return result;
+  }
+
+  private async replay<T>(tx: Tx, call: IdempotentCall, request_hash: Buffer): Promise<T> {
+    const [row] = await tx.query<{ request_hash: Buffer; response: string | null }>(READ, [tx.caller.tenant_id, call.method, call.key]);
+    if (!row || !row.request_hash.equals(request_hash)) {
+      throw new FailedPreconditionError(
+        `idempotency key "${call.key}" was already used with a different request`,
+        'IDEMPOTENCY_KEY_REUSED',
+        { idempotencyKey: call.key ?? '', method: call.method },
+      );
+    }
+    if (row.response === null) {
+      // Only possible if the first call's transaction is still open in this very
+      // transaction, which would be a programming error in the caller.
+      throw new Error(`idempotency key "${call.key}" has no stored response`);
+    }
+    return decodeTaggedJson<T>(row.response);
+  }
+
+  /** Drops expired keys of every tenant; returns how many. Called by a timer in the server. */
+  static async purgeExpired(tx: Tx): Promise<number> {
+    const rows = await tx.queryDynamic(`${PURGE_EXPIRED} returning 1`, []);
+    return rows.length;
+  }
+}
