@@ -1,0 +1,66 @@
+/**
+ * The composition root: configuration → logger → database → services →
+ * server. main.ts runs it for the process; tests run it in-process.
+ */
+import type { Logger } from 'pino';
+import { openDatabase, type Database } from './db/database.js';
+import { TransactionRunner } from './db/transaction.js';
+import { TokenVerifier } from './server/auth.js';
+import type { Config } from './server/config.js';
+import { startServer, type RunningServer } from './server/server.js';
+import { stockroomServices } from './server/services.js';
+import { IdempotencyStore } from './shared/idempotency.js';
+
+export interface Stockroom {
+  readonly server: RunningServer;
+  readonly database: Database;
+  /** Drains calls, closes the listener, the pool and the embedded database. */
+  stop(): Promise<void>;
+}
+
+const IDEMPOTENCY_PURGE_INTERVAL_MS = 15 * 60_000;
+
+export async function startStockroom(config: Config, logger: Logger): Promise<Stockroom> {
+  if (config.auth.using_development_secret) {
+    logger.warn(
+      'NO JWT KEY CONFIGURED: using the public DEVELOPMENT secret. Anyone can mint tokens. Set STOCKROOM_JWT_SECRET or STOCKROOM_JWT_JWKS for any real use.',
+    );
+  }
+  const verifier = new TokenVerifier(config.auth);
+  const database = await openDatabase(config, logger);
+  const runner = new TransactionRunner(database.orm, {
+    lock_timeout_ms: config.lock_timeout_ms,
+    statement_timeout_ms: config.statement_timeout_ms,
+    retry_max: config.transaction_retry_max,
+  });
+  const idempotency = new IdempotencyStore(config.idempotency_retention_hours);
+  let server: RunningServer;
+  try {
+    const modules = stockroomServices({ runner, idempotency, logger });
+    server = await startServer({ config, logger, verifier, modules, probe: () => database.ping() });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const purge_timer = setInterval(() => void purgeIdempotencyKeys(runner, logger), IDEMPOTENCY_PURGE_INTERVAL_MS);
+  purge_timer.unref();
+  return {
+    server,
+    database,
+    async stop() {
+      clearInterval(purge_timer);
+      await server.shutdown();
+      await database.close();
+    },
+  };
+}
+
+async function purgeIdempotencyKeys(runner: TransactionRunner, logger: Logger): Promise<void> {
+  try {
+    // No tenant: the purge policy lets it delete expired keys and see nothing else.
+    const purged = await runner.run({ caller: { tenant_id: '', subject: 'stockroom', roles: new Set() } }, (tx) => IdempotencyStore.purgeExpired(tx));
+    if (purged > 0) logger.info({ purged }, 'expired idempotency keys purged');
+  } catch (error) {
+    logger.warn({ err: error }, 'idempotency key purge failed; will retry');
+  }
+}

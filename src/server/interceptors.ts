@@ -1,0 +1,119 @@
+/**
+ * Cross-cutting work around every RPC, outermost first:
+ *   logging → admission (shutdown) → error mapping → authentication/authorization.
+ */
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import type { Logger } from 'pino';
+import { PermissionDeniedError, UnavailableError } from '../shared/errors.js';
+import type { TokenVerifier } from './auth.js';
+import { CALLER_KEY } from './context.js';
+import { toConnectError, type DetailMapper } from './errors.js';
+import { METHOD_ROLES, REFLECTION_METHODS, satisfies, type Requirement } from './permissions.js';
+
+export function methodName(request: { service: { typeName: string }; method: { name: string } }): string {
+  return `${request.service.typeName}/${request.method.name}`;
+}
+
+/** One log line per RPC: method, code, duration, caller; never message bodies. */
+export function loggingInterceptor(logger: Logger): Interceptor {
+  return (next) => async (request) => {
+    const started = performance.now();
+    const fields = () => {
+      const caller = request.contextValues.get(CALLER_KEY);
+      return {
+        method: methodName(request),
+        protocol: request.header.get('content-type')?.split(';')[0],
+        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+        tenant: caller?.tenant_id,
+        subject: caller?.subject,
+      };
+    };
+    try {
+      const response = await next(request);
+      logger.info({ ...fields(), code: 'OK' }, 'rpc');
+      return response;
+    } catch (error) {
+      const connect_error = ConnectError.from(error);
+      const level = connect_error.code === Code.Internal || connect_error.code === Code.Unknown ? 'error' : 'info';
+      logger[level]({ ...fields(), code: Code[connect_error.code], reason: reasonOf(connect_error) }, 'rpc');
+      throw error;
+    }
+  };
+}
+
+function reasonOf(error: ConnectError): string | undefined {
+  for (const detail of error.details) {
+    if ('desc' in detail && detail.desc.typeName === 'google.rpc.ErrorInfo') return (detail.value as { reason?: string }).reason;
+  }
+  return undefined;
+}
+
+/** Counts calls in flight and refuses new ones once shutdown has begun. */
+export class Admission {
+  private draining = false;
+  private in_flight = 0;
+  private idle_waiters: (() => void)[] = [];
+
+  interceptor(): Interceptor {
+    return (next) => async (request) => {
+      if (this.draining) throw new UnavailableError('server is shutting down; retry on another instance');
+      this.in_flight++;
+      try {
+        return await next(request);
+      } finally {
+        this.in_flight--;
+        if (this.in_flight === 0) for (const wake of this.idle_waiters.splice(0)) wake();
+      }
+    };
+  }
+
+  get calls_in_flight(): number {
+    return this.in_flight;
+  }
+
+  /** Stops admitting calls; resolves when none are in flight or after `grace_ms`. Returns true if drained. */
+  async drain(grace_ms: number): Promise<boolean> {
+    this.draining = true;
+    if (this.in_flight === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => this.idle_waiters.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), grace_ms))),
+    ]);
+    clearTimeout(timer);
+    return drained;
+  }
+}
+
+/** Maps every error leaving a handler (or the auth step) to a status with one ErrorInfo. */
+export function errorInterceptor(logger: Logger, mappers: ReadonlyMap<string, DetailMapper>): Interceptor {
+  return (next) => async (request) => {
+    try {
+      return await next(request);
+    } catch (error) {
+      const domain = request.service.typeName.replace(/\.[A-Za-z]+$/, '');
+      throw toConnectError(error, domain, logger, mappers.get(request.service.typeName));
+    }
+  };
+}
+
+/**
+ * Authenticates and authorizes before the handler runs: the permission check
+ * needs only the method name, so a caller without rights learns nothing.
+ */
+export function authInterceptor(verifier: TokenVerifier, options: { reflection_requires_auth: boolean }): Interceptor {
+  return (next) => async (request) => {
+    const method = methodName(request);
+    let required: Requirement | undefined = METHOD_ROLES[method];
+    if (required === 'open' && options.reflection_requires_auth && REFLECTION_METHODS.includes(method)) required = 'viewer';
+    if (required === undefined) {
+      // Fail closed: a method someone forgot to list is nobody's.
+      throw new ConnectError(`${method} has no permission entry`, Code.Unimplemented);
+    }
+    if (required === 'open') return next(request);
+    const caller = await verifier.verify(request.header.get('authorization'));
+    if (!satisfies(caller.roles, required)) throw new PermissionDeniedError(required, method);
+    request.contextValues.set(CALLER_KEY, caller);
+    return next(request);
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * How a bounded context plugs into the server: its service descriptor, a
+ * function that registers its handlers, and its typed error details.
+ */
+import type { DescService } from '@bufbuild/protobuf';
+import type { ConnectRouter } from '@connectrpc/connect';
+import type { Logger } from 'pino';
+import type { TransactionRunner } from '../db/transaction.js';
+import type { IdempotencyStore } from '../shared/idempotency.js';
+import type { DetailMapper } from './errors.js';
+
+/** What a context's handlers and domain services are built from. */
+export interface ServiceDependencies {
+  readonly runner: TransactionRunner;
+  readonly idempotency: IdempotencyStore;
+  readonly logger: Logger;
+}
+
+export interface ServiceModule {
+  readonly service: DescService;
+  register(router: ConnectRouter): void;
+  readonly details?: DetailMapper;
+}

@@ -1,0 +1,156 @@
+/**
+ * The listener: every service on ONE port, speaking gRPC, gRPC-Web and the
+ * Connect protocol over HTTP/2 cleartext (or TLS) and HTTP/1.1 alike, so a
+ * grpc-js client, a browser and `curl` with JSON all reach the same handlers.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import type { ConnectRouter } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import type { Logger } from 'pino';
+import { Health } from '../../gen/grpc/health/v1/health_pb.js';
+import type { TokenVerifier } from './auth.js';
+import type { Config } from './config.js';
+import { applyDeadlines } from './deadlines.js';
+import type { DetailMapper } from './errors.js';
+import { HealthState, registerHealth } from './health.js';
+import { Admission, authInterceptor, errorInterceptor, loggingInterceptor } from './interceptors.js';
+import type { ServiceModule } from './module.js';
+import { registerReflection } from './reflection.js';
+
+export interface ServerDependencies {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly verifier: TokenVerifier;
+  readonly modules: readonly ServiceModule[];
+  /** Answers true while the database does. */
+  readonly probe: () => Promise<boolean>;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  readonly url: string;
+  readonly health: HealthState;
+  /** Drains and closes; resolves once every session is closed. Safe to call twice. */
+  shutdown(): Promise<void>;
+}
+
+// Health must keep answering while we drain, so load balancers see NOT_SERVING
+// rather than connection errors.
+const ALWAYS_ADMITTED = new Set(['grpc.health.v1.Health']);
+
+export async function startServer(dependencies: ServerDependencies): Promise<RunningServer> {
+  const { config, logger, modules } = dependencies;
+  const health = new HealthState({ probe: dependencies.probe, probe_interval_ms: 5_000 });
+  const admission = new Admission();
+  const shutdown_controller = new AbortController();
+  const mappers = new Map<string, DetailMapper>();
+  for (const module of modules) if (module.details) mappers.set(module.service.typeName, module.details);
+
+  const routes = (router: ConnectRouter) => {
+    for (const module of modules) module.register(router);
+    registerHealth(router, health);
+    registerReflection(router, { services: [...modules.map((module) => module.service), Health] });
+  };
+  const admit = admission.interceptor();
+  const handler = connectNodeAdapter({
+    routes,
+    interceptors: [
+      loggingInterceptor(logger),
+      (next) => (request) => (ALWAYS_ADMITTED.has(request.service.typeName) ? next(request) : admit(next)(request)),
+      errorInterceptor(logger, mappers),
+      authInterceptor(dependencies.verifier, { reflection_requires_auth: config.auth.reflection_requires_auth }),
+    ],
+    readMaxBytes: config.max_message_bytes,
+    writeMaxBytes: config.max_message_bytes,
+    maxTimeoutMs: config.max_deadline_ms,
+    shutdownSignal: shutdown_controller.signal,
+  });
+
+  const listener = (request: http2.Http2ServerRequest | http.IncomingMessage, response: http2.Http2ServerResponse | http.ServerResponse) => {
+    applyDeadlines(request, config.default_deadline_ms, config.max_deadline_ms);
+    handler(request as http2.Http2ServerRequest, response as http2.Http2ServerResponse);
+  };
+  const http2_server =
+    config.tls_cert_file && config.tls_key_file
+      ? http2.createSecureServer(
+          // Over TLS, ALPN picks HTTP/2 or HTTP/1.1 for us.
+          { allowHTTP1: true, cert: fs.readFileSync(config.tls_cert_file), key: fs.readFileSync(config.tls_key_file) },
+          listener,
+        )
+      : http2.createServer({}, listener);
+  const http1_server = http.createServer(listener);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  http2_server.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  const server = config.tls_cert_file ? http2_server : cleartextDemultiplexer(http2_server, http1_server);
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const scheme = config.tls_cert_file ? 'https' : 'http';
+  logger.info({ host: config.host, port, tls: scheme === 'https', services: modules.map((m) => m.service.typeName) }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  const shutdown = () =>
+    (closing ??= (async () => {
+      health.shutdown();
+      logger.info({ calls_in_flight: admission.calls_in_flight, grace_ms: config.shutdown_grace_ms }, 'shutting down');
+      const drained = await admission.drain(config.shutdown_grace_ms);
+      if (!drained) logger.warn({ calls_in_flight: admission.calls_in_flight }, 'grace period over; cancelling calls in flight');
+      shutdown_controller.abort();
+      health.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      http1_server.closeIdleConnections();
+      // GOAWAY first so clients stop opening streams, then cut what is left.
+      for (const session of sessions) session.close();
+      const hard_stop = setTimeout(() => {
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
+      }, 1_000);
+      await closed;
+      clearTimeout(hard_stop);
+    })());
+
+  return { port, url: `${scheme}://${config.host}:${port}`, health, shutdown };
+}
+
+// Every HTTP/2 connection opens with this preface ("prior knowledge" h2c).
+const HTTP2_PREFACE_START = Buffer.from('PRI * HTTP/2.0');
+
+/**
+ * One cleartext port for HTTP/2 and HTTP/1.1. Node's h2c server cannot fall
+ * back to HTTP/1.1 without TLS, so we read the first bytes of each connection
+ * and hand it to the right server. HTTP/2 sessions take the bytes already read
+ * from the socket's buffer and keep the native socket handle (no copy layer).
+ */
+function cleartextDemultiplexer(http2_server: http2.Http2Server, http1_server: http.Server): net.Server {
+  return net.createServer({ noDelay: true }, (socket) => {
+    socket.once('data', (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      const is_http2 = first.subarray(0, HTTP2_PREFACE_START.length).equals(HTTP2_PREFACE_START.subarray(0, Math.min(first.length, HTTP2_PREFACE_START.length)));
+      if (is_http2) {
+        http2_server.emit('connection', socket);
+      } else {
+        http1_server.emit('connection', socket);
+        socket.resume();
+      }
+    });
+    socket.on('error', () => socket.destroy());
+  });
+}

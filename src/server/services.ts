@@ -1,0 +1,12 @@
+/** The Stockroom services this server hosts, besides health and reflection. */
+import { inventoryModule } from '../inventory/module.js';
+import { partsModule } from '../parts/module.js';
+import type { ServiceDependencies, ServiceModule } from './module.js';
+
+export function stockroomServices(dependencies: ServiceDependencies): ServiceModule[] {
+  void dependencies;
+  return [
+    inventoryModule(dependencies),
+    partsModule(dependencies),
+  ];
+}
