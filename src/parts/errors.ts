@@ -1,0 +1,75 @@
+/**
+ * Failures of the parts rules that a client acts on, with the numbers it
+ * needs. The server maps them like every DomainError; module.ts adds the
+ * typed details (InsufficientStockDetail, ReturnExceedsIssuedDetail).
+ */
+import { FailedPreconditionError, InsufficientStockError, NotFoundError } from '../shared/errors.js';
+import type { DecimalValue } from '../shared/decimal.js';
+import { LIMITS } from './limits.js';
+import { QTY_SCALE } from './model.js';
+
+const qty = (value: DecimalValue) => value.toFixed(QTY_SCALE);
+
+/** Not enough units at a location, or in the layer a return to vendor names. */
+export class PartShortageError extends InsufficientStockError {
+  constructor(
+    readonly part_number: string,
+    readonly part_id: string,
+    readonly location_id: string,
+    requested: DecimalValue,
+    available: DecimalValue,
+    readonly batch_id?: string,
+  ) {
+    super([{ key: part_number, id: part_id, location_id, requested: qty(requested), available: qty(available) }]);
+    if (batch_id !== undefined) this.metadata.batchId = batch_id;
+  }
+}
+
+/** A return asked for more than the work order holds net of earlier returns. */
+export class ReturnExceedsIssuedError extends FailedPreconditionError {
+  constructor(
+    readonly work_order_id: string,
+    readonly part_id: string,
+    readonly part_number: string,
+    readonly location_id: string,
+    readonly requested: string,
+    readonly net_issued: string,
+  ) {
+    super(
+      `work order "${work_order_id}" has ${net_issued} of ${part_number} from this location to return; ${requested} was requested`,
+      'RETURN_EXCEEDS_ISSUED',
+      { workOrderId: work_order_id, partId: part_id, partNumber: part_number, locationId: location_id, requested, netIssued: net_issued },
+    );
+  }
+}
+
+export function tooManyLayers(): FailedPreconditionError {
+  return new FailedPreconditionError(
+    `the operation would touch more than ${LIMITS.layers_per_operation_max} layers; split it into smaller quantities`,
+    'TOO_MANY_LAYERS',
+    { layersMax: String(LIMITS.layers_per_operation_max) },
+  );
+}
+
+/** The layers behind a locked balance hold less than the balance says: data was changed outside the service. */
+export function ledgerInconsistent(part_number: string, location_id: string): FailedPreconditionError {
+  return new FailedPreconditionError(
+    `the layers of ${part_number} at location ${location_id} disagree with its balance; run Reconcile and correct the data`,
+    'LEDGER_INCONSISTENT',
+    { partNumber: part_number, locationId: location_id },
+  );
+}
+
+export function balanceLimitExceeded(): FailedPreconditionError {
+  return new FailedPreconditionError('the quantity at the location would exceed 999,999,999,999,999.999 units', 'BALANCE_LIMIT_EXCEEDED', {
+    qtyMax: '999999999999999.999',
+  });
+}
+
+export function partNotFound(part_id: string, field = 'part_id'): NotFoundError {
+  return new NotFoundError('part', part_id, field);
+}
+
+export function locationNotFound(location_id: string, field = 'location_id'): NotFoundError {
+  return new NotFoundError('location', location_id, field);
+}
