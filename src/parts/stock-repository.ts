@@ -1,0 +1,258 @@
+/**
+ * The stock paths' steps, named for their purpose: lock a balance (taking or
+ * adding units), take layers FIFO, write layer changes with their ledger
+ * rows. Each is one or a few prepared statements; the operations in
+ * stock.ts compose them inside one transaction.
+ */
+import type { Tx } from '../db/transaction.js';
+import { sqlState, violatedConstraint } from '../db/transaction.js';
+import { Decimal, type DecimalValue } from '../shared/decimal.js';
+import { assert } from '../shared/errors.js';
+import { balanceLimitExceeded, ledgerInconsistent, locationNotFound, partNotFound, PartShortageError, tooManyLayers } from './errors.js';
+import { LIMITS } from './limits.js';
+import { COST_SCALE, QTY_SCALE, type Allocation, type BatchView, type Micros, type MovementType } from './model.js';
+import { toBatch, toMicros, type BatchRow } from './rows.js';
+import {
+  ADD_TO_BALANCE,
+  CHANGE_LAYERS,
+  CREDIT_BALANCE,
+  DEBIT_BALANCE,
+  DIAGNOSE,
+  FIFO_FIRST,
+  FIFO_NEXT,
+  NEW_LAYER,
+  TRANSFER_LAYERS,
+} from './stock-statements.js';
+
+const NUMERIC_OUT_OF_RANGE = '22003';
+const FOREIGN_KEY_VIOLATION = '23503';
+
+/** Which request fields name the part and the location, for NOT_FOUND. */
+export interface Place {
+  readonly part_id: string;
+  readonly location_id: string;
+  readonly location_field?: string;
+}
+
+/** A locked balance and the names an operation reports. */
+export interface LockedBalance {
+  readonly part_number: string;
+  readonly location_label: string;
+  /** After the statement that locked it. */
+  readonly qty_on_hand: DecimalValue;
+  /** Credit only: the part's last price. */
+  readonly last_price: DecimalValue | null;
+}
+
+function label(site: string, name: string): string {
+  return `${site}/${name}`;
+}
+
+/** Database refusals that mean something to the caller. */
+async function guard<T>(place: Place, statement: () => Promise<T>): Promise<T> {
+  try {
+    return await statement();
+  } catch (error) {
+    const state = sqlState(error);
+    if (state === NUMERIC_OUT_OF_RANGE) throw balanceLimitExceeded();
+    // A part deleted (or a location gone) between our read and our write.
+    if (state === FOREIGN_KEY_VIOLATION && violatedConstraint(error) === 'part_balances_part_fkey') throw partNotFound(place.part_id);
+    if (state === FOREIGN_KEY_VIOLATION && violatedConstraint(error) === 'part_balances_location_fkey') {
+      throw locationNotFound(place.location_id, place.location_field);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Locks the part's balance at the location and takes `qty` off it.
+ * @throws NotFoundError for an unknown part or location, PartShortageError when it holds less.
+ */
+export async function debitBalance(tx: Tx, place: Place, qty: DecimalValue): Promise<LockedBalance> {
+  const tenant = tx.caller.tenant_id;
+  const [row] = await tx.query<{ part_number: string; site: string; location_name: string; qty_on_hand: string }>(DEBIT_BALANCE, [
+    tenant,
+    place.part_id,
+    place.location_id,
+    qty.toFixed(QTY_SCALE),
+  ]);
+  if (row) return { part_number: row.part_number, location_label: label(row.site, row.location_name), qty_on_hand: new Decimal(row.qty_on_hand), last_price: null };
+  const [why] = await tx.query<{ part_number: string | null; location_exists: boolean; qty_on_hand: string | null }>(DIAGNOSE, [
+    tenant,
+    place.part_id,
+    place.location_id,
+  ]);
+  if (why.part_number === null) throw partNotFound(place.part_id);
+  if (!why.location_exists) throw locationNotFound(place.location_id, place.location_field);
+  throw new PartShortageError(why.part_number, place.part_id, place.location_id, qty, new Decimal(why.qty_on_hand ?? 0));
+}
+
+/**
+ * Locks the part's balance at the location (creating it at 0) and adds `qty`;
+ * 0 only locks and reads it.
+ * @throws NotFoundError for an unknown part or location.
+ */
+export async function creditBalance(tx: Tx, place: Place, qty: DecimalValue): Promise<LockedBalance> {
+  const rows = await guard(place, () =>
+    tx.query<{ part_number: string; last_price: string | null; site: string | null; location_name: string | null; qty_on_hand: string | null }>(
+      CREDIT_BALANCE,
+      [tx.caller.tenant_id, place.part_id, place.location_id, qty.toFixed(QTY_SCALE)],
+    ),
+  );
+  const [row] = rows;
+  if (!row) throw partNotFound(place.part_id);
+  if (row.site === null || row.location_name === null || row.qty_on_hand === null) throw locationNotFound(place.location_id, place.location_field);
+  return {
+    part_number: row.part_number,
+    location_label: label(row.site, row.location_name),
+    qty_on_hand: new Decimal(row.qty_on_hand),
+    last_price: row.last_price === null ? null : new Decimal(row.last_price),
+  };
+}
+
+/** Applies a signed change to a balance locked earlier in this transaction. */
+export async function addToBalance(tx: Tx, place: Place, delta: DecimalValue): Promise<DecimalValue> {
+  const [row] = await guard(place, () =>
+    tx.query<{ qty_on_hand: string }>(ADD_TO_BALANCE, [tx.caller.tenant_id, place.part_id, place.location_id, delta.toFixed(QTY_SCALE)]),
+  );
+  assert(row, 'a locked balance row disappeared');
+  return new Decimal(row.qty_on_hand);
+}
+
+interface LayerRow {
+  id: string;
+  qty_on_hand: string;
+  unit_cost: string;
+  received_us: string;
+}
+
+export function allocation(batch_id: string, qty: DecimalValue, unit_cost: DecimalValue, received_at: Micros): Allocation {
+  return { batch_id, qty, unit_cost, total_cost: qty.mul(unit_cost), received_at };
+}
+
+/**
+ * Takes `qty` from the oldest layers with stock (received date, then id),
+ * locking them. Reads a few layers first and more only if needed, so the
+ * cost follows the layers touched. The caller holds the balance lock, which
+ * guarantees the layers hold at least the balance.
+ * @throws TOO_MANY_LAYERS past the per-operation bound; LEDGER_INCONSISTENT
+ *   if the layers hold less than the locked balance promised.
+ */
+export async function takeFifo(tx: Tx, place: Place, qty: DecimalValue, part_number: string): Promise<Allocation[]> {
+  const tenant = tx.caller.tenant_id;
+  const allocations: Allocation[] = [];
+  let remaining = qty;
+  let limit: number = LIMITS.layers_first_read;
+  let last: LayerRow | undefined;
+  while (remaining.gt(0)) {
+    const rows = last
+      ? await tx.query<LayerRow>(FIFO_NEXT, [tenant, place.part_id, place.location_id, limit, last.received_us, last.id])
+      : await tx.query<LayerRow>(FIFO_FIRST, [tenant, place.part_id, place.location_id, limit]);
+    for (const row of rows) {
+      if (allocations.length === LIMITS.layers_per_operation_max) throw tooManyLayers();
+      const take = Decimal.min(new Decimal(row.qty_on_hand), remaining);
+      allocations.push(allocation(row.id, take, new Decimal(row.unit_cost), toMicros(row.received_us)));
+      remaining = remaining.minus(take);
+      if (remaining.isZero()) break;
+    }
+    if (!remaining.isZero() && rows.length < limit) throw ledgerInconsistent(part_number, place.location_id);
+    last = rows.at(-1);
+    limit = Math.min(limit * 4, LIMITS.layers_per_operation_max);
+  }
+  return allocations;
+}
+
+export interface LayerChanges {
+  readonly type: MovementType;
+  /** One per distinct layer; qty_delta signed (negative takes units out). */
+  readonly changes: readonly { batch_id: string; qty_delta: DecimalValue; unit_cost: DecimalValue }[];
+  /** Writes one work-order line per movement (ISSUE, RETURN). */
+  readonly work_order_id: string | null;
+  readonly receipt_id: string;
+  readonly reason: string;
+}
+
+export interface WrittenChanges {
+  readonly movement_ids: string[];
+  readonly work_order_line_ids: string[];
+}
+
+/** Changes existing layers and writes their movements (and work-order lines) in one statement. */
+export async function changeLayers(tx: Tx, place: Place, input: LayerChanges): Promise<WrittenChanges> {
+  const rows = await tx.query<{ movement_id: string; line_id: string | null; layers_changed: number }>(CHANGE_LAYERS, [
+    tx.caller.tenant_id,
+    place.part_id,
+    place.location_id,
+    input.changes.map((change) => change.batch_id),
+    input.changes.map((change) => change.qty_delta.toFixed(QTY_SCALE)),
+    input.changes.map((change) => change.unit_cost.toFixed(COST_SCALE)),
+    input.type,
+    input.work_order_id,
+    input.receipt_id,
+    input.reason,
+    tx.caller.subject,
+  ]);
+  assert(rows.length === input.changes.length && rows.every((row) => row.layers_changed === input.changes.length), 'every layer change wrote one movement');
+  return {
+    movement_ids: rows.map((row) => row.movement_id),
+    work_order_line_ids: input.work_order_id === null ? [] : rows.map((row) => row.line_id ?? ''),
+  };
+}
+
+export interface NewLayer {
+  readonly type: 'RECEIVE' | 'ADJUSTMENT' | 'COUNT_ADJUST';
+  readonly qty: DecimalValue;
+  readonly unit_cost: DecimalValue;
+  /** Null means now. */
+  readonly received_at: Micros | null;
+  readonly receipt_id: string;
+  readonly reason: string;
+  readonly update_last_price: boolean;
+}
+
+/** Adds a layer and its movement in one statement. */
+export async function addLayer(tx: Tx, place: Place, input: NewLayer): Promise<{ batch: BatchView; movement_id: string }> {
+  const [row] = await tx.query<BatchRow & { movement_id: string }>(NEW_LAYER, [
+    tx.caller.tenant_id,
+    place.part_id,
+    place.location_id,
+    input.qty.toFixed(QTY_SCALE),
+    input.unit_cost.toFixed(COST_SCALE),
+    input.received_at === null ? null : input.received_at.toString(),
+    input.receipt_id,
+    input.type,
+    input.reason,
+    tx.caller.subject,
+    input.update_last_price,
+  ]);
+  assert(row, 'a new layer was written');
+  return { batch: toBatch(row), movement_id: row.movement_id };
+}
+
+export interface TransferredLayer {
+  readonly batch_id: string;
+  readonly destination_batch_id: string;
+  readonly out_movement_id: string;
+  readonly in_movement_id: string;
+}
+
+/** Moves the allocated units to new layers at the destination with both movements, in one statement. */
+export async function transferLayers(
+  tx: Tx,
+  part_id: string,
+  from_location_id: string,
+  to_location_id: string,
+  allocations: readonly Allocation[],
+): Promise<TransferredLayer[]> {
+  const rows = await tx.query<TransferredLayer>(TRANSFER_LAYERS, [
+    tx.caller.tenant_id,
+    part_id,
+    from_location_id,
+    to_location_id,
+    allocations.map((taken) => taken.batch_id),
+    allocations.map((taken) => taken.qty.toFixed(QTY_SCALE)),
+    tx.caller.subject,
+  ]);
+  assert(rows.length === allocations.length, 'every transferred layer got a new layer and two movements');
+  return rows;
+}
