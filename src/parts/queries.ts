@@ -1,0 +1,269 @@
+/**
+ * Read-only views of stock: on hand per part and location, layers in FIFO
+ * order, the ledger newest first, a part across every location, and a work
+ * order's lines with their cost. Each runs in one read-only transaction;
+ * every list is keyset-paged and bounded.
+ */
+import type { TransactionRunner } from '../db/transaction.js';
+import type { CallContext } from '../shared/caller.js';
+import { Decimal, type DecimalValue } from '../shared/decimal.js';
+import { partNotFound } from './errors.js';
+import { LIMITS } from './limits.js';
+import type { BatchView, Micros, MovementType, MovementView, Page, PageRequest, WorkOrderLineView } from './model.js';
+import { decodePageToken, pageOf, type PageScope } from './page-token.js';
+import { batchColumns, fromMicros, LINE_COLUMNS, MOVEMENT_COLUMNS, toBatch, toLine, toMovement, type BatchRow, type LineRow, type MovementRow } from './rows.js';
+
+export interface OnHandView {
+  readonly part_id: string;
+  readonly part_number: string;
+  readonly location_id: string;
+  readonly site: string;
+  readonly location_name: string;
+  readonly qty_on_hand: DecimalValue;
+  readonly value: DecimalValue;
+  readonly open_batches: number;
+}
+
+export interface LocationOnHandView {
+  readonly location_id: string;
+  readonly site: string;
+  readonly name: string;
+  readonly qty_on_hand: DecimalValue;
+}
+
+export interface PartLocationsOnHand extends Page<LocationOnHandView> {
+  readonly part_id: string;
+  readonly part_number: string;
+}
+
+export interface WorkOrderPartSummary {
+  readonly part_id: string;
+  readonly part_number: string;
+  readonly location_id: string;
+  readonly net_qty: DecimalValue;
+  readonly net_cost: DecimalValue;
+}
+
+export interface WorkOrderParts extends Page<WorkOrderLineView> {
+  readonly work_order_id: string;
+  readonly total_parts_cost: DecimalValue;
+  readonly line_count: bigint;
+  readonly parts: readonly WorkOrderPartSummary[];
+}
+
+export interface PlaceFilter {
+  /** Empty means any. */
+  readonly part_id: string;
+  readonly location_id: string;
+}
+
+export interface MovementFilter extends PlaceFilter {
+  readonly work_order_id: string;
+  /** Empty means every type. */
+  readonly types: readonly MovementType[];
+  readonly from_time: Micros | null;
+  readonly to_time: Micros | null;
+}
+
+/** Builds the parameter list of a dynamic query; returns the placeholder. */
+function binder(params: unknown[]) {
+  return (value: unknown) => `$${params.push(value)}`;
+}
+
+export class StockQueries {
+  constructor(private readonly runner: TransactionRunner) {}
+
+  /** Balances with their value at layer cost, by part number, site and location name. */
+  onHand(context: CallContext, filter: PlaceFilter, page: PageRequest): Promise<Page<OnHandView>> {
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'on-hand', filter };
+    const after = decodePageToken(page.page_token, scope, 3);
+    return this.runner.run(
+      context,
+      async (tx) => {
+        const params: unknown[] = [tx.caller.tenant_id];
+        const bind = binder(params);
+        const where = ['b.tenant_id = $1'];
+        if (filter.part_id !== '') where.push(`b.part_id = ${bind(filter.part_id)}::uuid`);
+        if (filter.location_id !== '') where.push(`b.location_id = ${bind(filter.location_id)}::uuid`);
+        if (after) where.push(`(p.part_number, l.site, l.name) > (${bind(after[0])}, ${bind(after[1])}, ${bind(after[2])})`);
+        const rows = await tx.queryDynamic<{
+          part_id: string;
+          part_number: string;
+          location_id: string;
+          site: string;
+          location_name: string;
+          qty_on_hand: string;
+          value: string;
+          open_batches: number;
+        }>(
+          `select b.part_id, p.part_number, b.location_id, l.site, l.name as location_name, b.qty_on_hand,
+                  coalesce(v.value, 0) as value, v.open_batches
+           from part_balances b
+           join parts p on p.tenant_id = b.tenant_id and p.id = b.part_id
+           join locations l on l.tenant_id = b.tenant_id and l.id = b.location_id
+           cross join lateral (
+             select sum(pb.qty_on_hand * pb.unit_cost) as value, count(*)::int as open_batches
+             from part_batches pb
+             where pb.tenant_id = b.tenant_id and pb.part_id = b.part_id and pb.location_id = b.location_id and pb.qty_on_hand > 0
+           ) v
+           where ${where.join(' and ')}
+           order by p.part_number, l.site, l.name
+           limit ${bind(page.page_size + 1)}`,
+          params,
+        );
+        return pageOf(
+          rows,
+          page.page_size,
+          scope,
+          (row) => [row.part_number, row.site, row.location_name],
+          (row) => ({ ...row, qty_on_hand: new Decimal(row.qty_on_hand), value: new Decimal(row.value) }),
+        );
+      },
+      { read_only: true },
+    );
+  }
+
+  /** Layers by part, location, then FIFO order (received date, id). */
+  batches(context: CallContext, filter: PlaceFilter & { include_empty: boolean }, page: PageRequest): Promise<Page<BatchView>> {
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'batches', filter };
+    const after = decodePageToken(page.page_token, scope, 4);
+    return this.runner.run(
+      context,
+      async (tx) => {
+        const params: unknown[] = [tx.caller.tenant_id];
+        const bind = binder(params);
+        const where = ['pb.tenant_id = $1'];
+        if (filter.part_id !== '') where.push(`pb.part_id = ${bind(filter.part_id)}::uuid`);
+        if (filter.location_id !== '') where.push(`pb.location_id = ${bind(filter.location_id)}::uuid`);
+        if (!filter.include_empty) where.push('pb.qty_on_hand > 0');
+        if (after) {
+          where.push(
+            `(pb.part_id, pb.location_id, pb.received_at, pb.id) > (${bind(after[0])}::uuid, ${bind(after[1])}::uuid, ${fromMicros(bind(after[2]))}, ${bind(after[3])}::uuid)`,
+          );
+        }
+        const rows = await tx.queryDynamic<BatchRow>(
+          `select ${batchColumns('pb')} from part_batches pb
+           where ${where.join(' and ')}
+           order by pb.part_id, pb.location_id, pb.received_at, pb.id
+           limit ${bind(page.page_size + 1)}`,
+          params,
+        );
+        return pageOf(rows, page.page_size, scope, (row) => [row.part_id, row.location_id, row.received_us, row.id], toBatch);
+      },
+      { read_only: true },
+    );
+  }
+
+  /** The ledger, newest first (descending id). */
+  movements(context: CallContext, filter: MovementFilter, page: PageRequest): Promise<Page<MovementView>> {
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'movements', filter };
+    const after = decodePageToken(page.page_token, scope, 1);
+    return this.runner.run(
+      context,
+      async (tx) => {
+        const params: unknown[] = [tx.caller.tenant_id];
+        const bind = binder(params);
+        const where = ['m.tenant_id = $1'];
+        if (filter.part_id !== '') where.push(`m.part_id = ${bind(filter.part_id)}::uuid`);
+        if (filter.location_id !== '') where.push(`m.location_id = ${bind(filter.location_id)}::uuid`);
+        if (filter.work_order_id !== '') where.push(`m.work_order_id = ${bind(filter.work_order_id)}`);
+        if (filter.types.length > 0) where.push(`m.type = any(${bind(filter.types)}::text[])`);
+        if (filter.from_time !== null) where.push(`m.created_at >= ${fromMicros(bind(filter.from_time.toString()))}`);
+        if (filter.to_time !== null) where.push(`m.created_at < ${fromMicros(bind(filter.to_time.toString()))}`);
+        if (after) where.push(`m.id < ${bind(after[0])}::int8`);
+        const rows = await tx.queryDynamic<MovementRow>(
+          `select ${MOVEMENT_COLUMNS} from part_movements m
+           join parts p on p.tenant_id = m.tenant_id and p.id = m.part_id
+           where ${where.join(' and ')}
+           order by m.id desc
+           limit ${bind(page.page_size + 1)}`,
+          params,
+        );
+        return pageOf(rows, page.page_size, scope, (row) => [row.id], toMovement);
+      },
+      { read_only: true },
+    );
+  }
+
+  /** Every location of the tenant with its quantity of the part, zero included, by site and name. */
+  locationsOnHand(context: CallContext, part_id: string, page: PageRequest): Promise<PartLocationsOnHand> {
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'locations-on-hand', filter: { part_id } };
+    const after = decodePageToken(page.page_token, scope, 2);
+    return this.runner.run(
+      context,
+      async (tx) => {
+        const [part] = await tx.queryDynamic<{ part_number: string }>('select part_number from parts where tenant_id = $1 and id = $2', [
+          tx.caller.tenant_id,
+          part_id,
+        ]);
+        if (!part) throw partNotFound(part_id);
+        const params: unknown[] = [tx.caller.tenant_id, part_id];
+        const bind = binder(params);
+        const where = ['l.tenant_id = $1'];
+        if (after) where.push(`(l.site, l.name) > (${bind(after[0])}, ${bind(after[1])})`);
+        const rows = await tx.queryDynamic<{ location_id: string; site: string; name: string; qty_on_hand: string }>(
+          `select l.id as location_id, l.site, l.name, coalesce(b.qty_on_hand, 0) as qty_on_hand
+           from locations l
+           left join part_balances b on b.tenant_id = l.tenant_id and b.part_id = $2::uuid and b.location_id = l.id
+           where ${where.join(' and ')}
+           order by l.site, l.name
+           limit ${bind(page.page_size + 1)}`,
+          params,
+        );
+        const listed = pageOf(
+          rows,
+          page.page_size,
+          scope,
+          (row) => [row.site, row.name],
+          (row) => ({ ...row, qty_on_hand: new Decimal(row.qty_on_hand) }),
+        );
+        return { part_id, part_number: part.part_number, ...listed };
+      },
+      { read_only: true },
+    );
+  }
+
+  /** A work order's lines (paged, oldest first), its exact total cost and net use per part and location. */
+  workOrderParts(context: CallContext, work_order_id: string, page: PageRequest): Promise<WorkOrderParts> {
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'work-order-lines', filter: { work_order_id } };
+    const after = decodePageToken(page.page_token, scope, 1);
+    return this.runner.run(
+      context,
+      async (tx) => {
+        const tenant = tx.caller.tenant_id;
+        const params: unknown[] = [tenant, work_order_id];
+        const bind = binder(params);
+        const rows = await tx.queryDynamic<LineRow>(
+          `select ${LINE_COLUMNS} from work_order_lines w
+           join parts p on p.tenant_id = w.tenant_id and p.id = w.part_id
+           where w.tenant_id = $1 and w.work_order_id = $2 ${after ? `and w.id > ${bind(after[0])}::int8` : ''}
+           order by w.id
+           limit ${bind(page.page_size + 1)}`,
+          params,
+        );
+        const [totals] = await tx.queryDynamic<{ line_count: string; total_parts_cost: string }>(
+          `select count(*) as line_count, coalesce(sum(total_cost), 0) as total_parts_cost
+           from work_order_lines where tenant_id = $1 and work_order_id = $2`,
+          [tenant, work_order_id],
+        );
+        const parts = await tx.queryDynamic<{ part_id: string; part_number: string; location_id: string; net_qty: string; net_cost: string }>(
+          `select w.part_id, p.part_number, w.location_id, sum(w.qty_used) as net_qty, sum(w.total_cost) as net_cost
+           from work_order_lines w join parts p on p.tenant_id = w.tenant_id and p.id = w.part_id
+           where w.tenant_id = $1 and w.work_order_id = $2
+           group by w.part_id, p.part_number, w.location_id
+           order by p.part_number, w.location_id
+           limit $3`,
+          [tenant, work_order_id, LIMITS.work_order_parts_max],
+        );
+        return {
+          work_order_id,
+          ...pageOf(rows, page.page_size, scope, (row) => [row.id], toLine),
+          total_parts_cost: new Decimal(totals.total_parts_cost),
+          line_count: BigInt(totals.line_count),
+          parts: parts.map((row) => ({ ...row, net_qty: new Decimal(row.net_qty), net_cost: new Decimal(row.net_cost) })),
+        };
+      },
+      { read_only: true },
+    );
+  }
+}
