@@ -1,0 +1,66 @@
+/**
+ * The parts context as the server sees it: PartsService, its handlers built
+ * from the domain services, and its typed error details.
+ */
+import { create } from '@bufbuild/protobuf';
+import type { ConnectRouter } from '@connectrpc/connect';
+import { InsufficientStockDetailSchema, ReturnExceedsIssuedDetailSchema } from '../../gen/stockroom/parts/v1/error_details_pb.js';
+import { PartsService } from '../../gen/stockroom/parts/v1/parts_service_pb.js';
+import type { DetailMapper, OutgoingDetail } from '../server/errors.js';
+import type { ServiceDependencies, ServiceModule } from '../server/module.js';
+import { Catalog } from './catalog.js';
+import { PartShortageError, ReturnExceedsIssuedError } from './errors.js';
+import { partsHandler } from './handler.js';
+import { InventoryHealth } from './health.js';
+import { StockQueries } from './queries.js';
+import { StockOperations } from './stock.js';
+
+/** InsufficientStockDetail and ReturnExceedsIssuedDetail carry the numbers of the ErrorInfo as typed fields. */
+export const partsErrorDetails: DetailMapper = (error) => {
+  const details: OutgoingDetail[] = [];
+  if (error instanceof PartShortageError) {
+    const [shortage] = error.shortages;
+    details.push({
+      desc: InsufficientStockDetailSchema,
+      value: create(InsufficientStockDetailSchema, {
+        partNumber: error.part_number,
+        partId: error.part_id,
+        locationId: error.location_id,
+        requested: shortage.requested,
+        available: shortage.available,
+        batchId: error.batch_id ?? '',
+      }),
+    });
+  }
+  if (error instanceof ReturnExceedsIssuedError) {
+    details.push({
+      desc: ReturnExceedsIssuedDetailSchema,
+      value: create(ReturnExceedsIssuedDetailSchema, {
+        workOrderId: error.work_order_id,
+        partId: error.part_id,
+        partNumber: error.part_number,
+        locationId: error.location_id,
+        requested: error.requested,
+        netIssued: error.net_issued,
+      }),
+    });
+  }
+  return details;
+};
+
+export function partsModule(dependencies: ServiceDependencies): ServiceModule {
+  const { runner, idempotency } = dependencies;
+  const handler = partsHandler({
+    catalog: new Catalog(runner, idempotency),
+    stock: new StockOperations(runner, idempotency),
+    queries: new StockQueries(runner),
+    health: new InventoryHealth(runner),
+  });
+  return {
+    service: PartsService,
+    register(router: ConnectRouter) {
+      router.service(PartsService, handler);
+    },
+    details: partsErrorDetails,
+  };
+}
