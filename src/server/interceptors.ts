@@ -1,14 +1,36 @@
 /**
  * Cross-cutting work around every RPC, outermost first:
- *   logging → admission (shutdown) → error mapping → authentication/authorization.
+ *   logging → error mapping → admission (shutdown) → authentication/authorization.
  */
-import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import { PermissionDeniedError, UnavailableError } from '../shared/errors.js';
 import type { TokenVerifier } from './auth.js';
 import { CALLER_KEY } from './context.js';
 import { toConnectError, type DetailMapper } from './errors.js';
 import { METHOD_ROLES, REFLECTION_METHODS, satisfies, type Requirement } from './permissions.js';
+
+/**
+ * Calls `finished` when a call is really over: for unary calls when the
+ * response exists, for streaming calls when the response stream ends.
+ */
+function whenFinished<R extends UnaryResponse | StreamResponse>(response: R, finished: (error?: unknown) => void): R {
+  if (!response.stream) {
+    finished();
+    return response;
+  }
+  const messages = response.message;
+  async function* tracked() {
+    try {
+      yield* messages;
+      finished();
+    } catch (error) {
+      finished(error);
+      throw error;
+    }
+  }
+  return { ...response, message: tracked() };
+}
 
 export function methodName(request: { service: { typeName: string }; method: { name: string } }): string {
   return `${request.service.typeName}/${request.method.name}`;
@@ -28,14 +50,19 @@ export function loggingInterceptor(logger: Logger): Interceptor {
         subject: caller?.subject,
       };
     };
-    try {
-      const response = await next(request);
-      logger.info({ ...fields(), code: 'OK' }, 'rpc');
-      return response;
-    } catch (error) {
+    const log = (error?: unknown) => {
+      if (error === undefined) {
+        logger.info({ ...fields(), code: 'OK' }, 'rpc');
+        return;
+      }
       const connect_error = ConnectError.from(error);
       const level = connect_error.code === Code.Internal || connect_error.code === Code.Unknown ? 'error' : 'info';
       logger[level]({ ...fields(), code: Code[connect_error.code], reason: reasonOf(connect_error) }, 'rpc');
+    };
+    try {
+      return whenFinished(await next(request), log);
+    } catch (error) {
+      log(error);
       throw error;
     }
   };
@@ -58,11 +85,15 @@ export class Admission {
     return (next) => async (request) => {
       if (this.draining) throw new UnavailableError('server is shutting down; retry on another instance');
       this.in_flight++;
-      try {
-        return await next(request);
-      } finally {
+      const finished = () => {
         this.in_flight--;
         if (this.in_flight === 0) for (const wake of this.idle_waiters.splice(0)) wake();
+      };
+      try {
+        return whenFinished(await next(request), finished);
+      } catch (error) {
+        finished();
+        throw error;
       }
     };
   }

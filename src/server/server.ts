@@ -59,8 +59,8 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
     routes,
     interceptors: [
       loggingInterceptor(logger),
-      (next) => (request) => (ALWAYS_ADMITTED.has(request.service.typeName) ? next(request) : admit(next)(request)),
       errorInterceptor(logger, mappers),
+      (next) => (request) => (ALWAYS_ADMITTED.has(request.service.typeName) ? next(request) : admit(next)(request)),
       authInterceptor(dependencies.verifier, { reflection_requires_auth: config.auth.reflection_requires_auth }),
     ],
     readMaxBytes: config.max_message_bytes,

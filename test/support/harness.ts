@@ -1,0 +1,221 @@
+/**
+ * The whole Stockroom, in-process, for tests: the real server on a free port
+ * (HTTP/2, every interceptor) on the run's PostgreSQL, plus what a test needs
+ * to talk to it the way other services do: signed tokens, @grpc/grpc-js
+ * clients built from our .proto files, a Connect client, decoded error details.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRegistry, fromBinary, type DescMessage, type Registry } from '@bufbuild/protobuf';
+import { anyUnpack } from '@bufbuild/protobuf/wkt';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import pg from 'pg';
+import { pino } from 'pino';
+import { startStockroom as startApp, type Stockroom } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/server/config.js';
+import type { Role } from '../../src/shared/caller.js';
+import { mintToken } from '../../src/tools/token.js';
+import { BadRequestSchema, ErrorInfoSchema, PreconditionFailureSchema, type BadRequest, type ErrorInfo } from '../../gen/google/rpc/error_details_pb.js';
+import { StatusSchema } from '../../gen/google/rpc/status_pb.js';
+
+export const TEST_JWT_SECRET = 'stockroom-test-secret-0123456789abcdef0123456789';
+export const TEST_AUDIENCE = 'stockroom-test';
+export const TEST_ISSUER = 'stockroom-test-issuer';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+export function testDatabaseUrl(): string {
+  const url = process.env.STOCKROOM_TEST_DATABASE_URL;
+  if (!url) throw new Error('STOCKROOM_TEST_DATABASE_URL is not set; run tests through `npm test` (jest global setup)');
+  return url;
+}
+
+export interface TokenOptions {
+  readonly tenant: string;
+  readonly roles?: readonly Role[];
+  readonly sub?: string;
+  readonly ttl_seconds?: number;
+}
+
+export interface TestStockroom {
+  readonly app: Stockroom;
+  readonly config: Config;
+  readonly port: number;
+  /** `127.0.0.1:port`, for grpc-js. */
+  readonly address: string;
+  /** `http://127.0.0.1:port`, for Connect and fetch. */
+  readonly url: string;
+  token(options: TokenOptions): Promise<string>;
+  /** A grpc-js client for a fully qualified service name, e.g. `stockroom.parts.v1.PartsService`. */
+  grpcClient(service: string, options?: grpc.ClientOptions): grpc.Client;
+  close(): Promise<void>;
+}
+
+export async function startStockroom(environment: Record<string, string> = {}): Promise<TestStockroom> {
+  const config = loadConfig({
+    STOCKROOM_DATABASE_URL: testDatabaseUrl(),
+    STOCKROOM_HOST: '127.0.0.1',
+    STOCKROOM_PORT: '0',
+    STOCKROOM_LOG_LEVEL: 'silent',
+    STOCKROOM_JWT_SECRET: TEST_JWT_SECRET,
+    STOCKROOM_JWT_AUDIENCE: TEST_AUDIENCE,
+    STOCKROOM_JWT_ISSUER: TEST_ISSUER,
+    STOCKROOM_DATABASE_POOL_MAX: '6',
+    STOCKROOM_SHUTDOWN_GRACE_MS: '2000',
+    ...environment,
+  });
+  const logger = pino({ level: config.log_level });
+  const app = await startApp(config, logger);
+  const port = app.server.port;
+  const clients: grpc.Client[] = [];
+  return {
+    app,
+    config,
+    port,
+    address: `127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}`,
+    token: (options) =>
+      mintToken(config.auth, {
+        tenant: options.tenant,
+        roles: options.roles ?? ['admin'],
+        subject: options.sub ?? 'test-user',
+        ttl_seconds: options.ttl_seconds,
+      }),
+    grpcClient(service, options) {
+      const client = new (serviceConstructor(service))(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options);
+      clients.push(client);
+      return client;
+    },
+    async close() {
+      for (const client of clients) client.close();
+      await app.stop();
+    },
+  };
+}
+
+let package_definition: protoLoader.PackageDefinition | undefined;
+
+function protoFiles(directory: string): string[] {
+  return fs.readdirSync(directory, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.proto'));
+}
+
+/** grpc-js service constructors, loaded from the same .proto files clients in other languages use. */
+export function serviceConstructor(service: string): grpc.ServiceClientConstructor {
+  package_definition ??= protoLoader.loadSync(
+    [...protoFiles(path.join(ROOT, 'proto')), 'grpc/health/v1/health.proto', 'grpc/reflection/v1/reflection.proto'],
+    {
+      includeDirs: [path.join(ROOT, 'proto'), path.join(ROOT, 'third_party')],
+      keepCase: false,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    },
+  );
+  const loaded = grpc.loadPackageDefinition(package_definition);
+  let node: unknown = loaded;
+  for (const part of service.split('.')) node = (node as Record<string, unknown>)?.[part];
+  if (typeof node !== 'function') throw new Error(`no service ${service} in proto/`);
+  return node as grpc.ServiceClientConstructor;
+}
+
+export interface CallOptions {
+  readonly deadline_ms?: number;
+  readonly metadata?: Record<string, string>;
+}
+
+/** Calls a unary method with a bearer token; rejects with the grpc ServiceError. */
+export function call<Response = any>(client: grpc.Client, method: string, request: object, token?: string, options: CallOptions = {}): Promise<Response> {
+  const metadata = new grpc.Metadata();
+  if (token) metadata.set('authorization', `Bearer ${token}`);
+  for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
+  const fn = (client as unknown as Record<string, Function>)[method];
+  if (typeof fn !== 'function') throw new Error(`no method ${method} on client`);
+  return new Promise((resolve, reject) => {
+    fn.call(client, request, metadata, { deadline: Date.now() + (options.deadline_ms ?? 30_000) }, (error: grpc.ServiceError | null, response: Response) => {
+      if (error) reject(error);
+      else resolve(response);
+    });
+  });
+}
+
+export interface DecodedError {
+  readonly code: grpc.status;
+  readonly message: string;
+  /** Every ErrorInfo in the status; a correct server sends exactly one. */
+  readonly errorInfos: ErrorInfo[];
+  readonly errorInfo: ErrorInfo | undefined;
+  readonly badRequest: BadRequest | undefined;
+  /** Every detail, decoded where its schema is known. */
+  readonly details: { typeName: string; value: unknown }[];
+}
+
+/** Decodes `grpc-status-details-bin` the way a Go or Python client would. */
+export function errorDetails(error: unknown, schemas: readonly DescMessage[] = []): DecodedError {
+  const service_error = error as grpc.ServiceError;
+  if (!service_error || typeof service_error.code !== 'number' || !service_error.metadata) {
+    throw new Error(`not a gRPC error: ${String(error)}`);
+  }
+  const registry: Registry = createRegistry(ErrorInfoSchema, BadRequestSchema, PreconditionFailureSchema, ...schemas);
+  const [raw] = service_error.metadata.get('grpc-status-details-bin');
+  const details: { typeName: string; value: unknown }[] = [];
+  if (raw) {
+    const status = fromBinary(StatusSchema, raw as Buffer);
+    for (const any of status.details) {
+      const typeName = any.typeUrl.slice(any.typeUrl.lastIndexOf('/') + 1);
+      details.push({ typeName, value: anyUnpack(any, registry) });
+    }
+  }
+  const errorInfos = details.filter((d) => d.typeName === 'google.rpc.ErrorInfo').map((d) => d.value as ErrorInfo);
+  return {
+    code: service_error.code,
+    message: service_error.details,
+    errorInfos,
+    errorInfo: errorInfos[0],
+    badRequest: details.find((d) => d.typeName === 'google.rpc.BadRequest')?.value as BadRequest | undefined,
+    details,
+  };
+}
+
+/** Awaits a call that must fail; returns its decoded error. */
+export async function expectError(promise: Promise<unknown>, schemas: readonly DescMessage[] = []): Promise<DecodedError> {
+  try {
+    await promise;
+  } catch (error) {
+    return errorDetails(error, schemas);
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
+
+/**
+ * Runs SQL directly against the test database, bypassing the service, for
+ * tests that inject faults or check what the database itself refuses.
+ * With `as_app_role`, it runs as the service's role with the given tenant set.
+ */
+export async function rawQuery<Row = Record<string, unknown>>(
+  text: string,
+  params: unknown[] = [],
+  options: { as_app_role?: boolean; tenant?: string } = {},
+): Promise<Row[]> {
+  const client = new pg.Client({ connectionString: testDatabaseUrl() });
+  await client.connect();
+  try {
+    await client.query('begin');
+    if (options.as_app_role) await client.query('set local role stockroom_app');
+    if (options.tenant !== undefined) await client.query(`select set_config('stockroom.tenant_id', $1, true)`, [options.tenant]);
+    const result = await client.query(text, params);
+    await client.query('commit');
+    return result.rows as Row[];
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+/** A tenant name no other test uses. */
+export function uniqueTenant(prefix: string): string {
+  return `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
+}
