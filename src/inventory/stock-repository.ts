@@ -69,7 +69,7 @@ const READ_BALANCE = sql(
 );
 
 const LINE_RESULT = `${ITEM_COLUMNS.replaceAll('i.', 'c.')},
-  l.held, l.committed, l.released, l.created_at as line_created_at, l.updated_at as line_updated_at`;
+  l.item_id, l.held, l.committed, l.released, l.created_at as line_created_at, l.updated_at as line_updated_at`;
 
 // $2 item ids, $3 quantities (both in lock order), $4 reference.
 const APPLY_RESERVE = sql(
