@@ -13,7 +13,7 @@ import { ReservationExceededError, type ExceededLine } from './errors.js';
 import { LIMITS } from './limits.js';
 import { mergeLines } from './lines.js';
 import type { AvailabilityResult, OrderLine, OrderResult, ReservationLineView } from './model.js';
-import { toBigInt, toItem, toLine, toMovement, type HoldRow, type ItemRow } from './rows.js';
+import { toBigInt, toItem, toLine, toMovement, type ItemRow } from './rows.js';
 import { stockRepository as repository, type CommitRow, type ItemQuantities, type LineRow } from './stock-repository.js';
 import { inventoryMethod } from './methods.js';
 
@@ -70,15 +70,27 @@ function orderResult(reference: string, rows: readonly LineRow[]): OrderResult {
   };
 }
 
-/** Refuses lines asking more than the reference holds of their product. */
-function checkHolds(reference: string, merged: readonly OrderLine[], items: Map<string, ItemRow>, holds: Map<string, HoldRow>): void {
-  const exceeded: ExceededLine[] = [];
-  for (const line of merged) {
-    const hold = holds.get(items.get(line.product_id)!.id);
-    const held = hold ? toBigInt(hold.held) : 0n;
-    if (line.quantity > held) exceeded.push({ product_id: line.product_id, requested: line.quantity, held });
-  }
-  if (exceeded.length > 0) throw new ReservationExceededError(reference, exceeded);
+/**
+ * The refusal when a release or commit wrote fewer lines than requested: the
+ * lines missing from `written` asked for more than the reference holds.
+ * Their holds were not touched by the write, so reading them now gives the
+ * numbers the request was checked against.
+ */
+async function exceeded(tx: Tx, reference: string, merged: readonly OrderLine[], items: Map<string, ItemRow>, written: readonly LineRow[]): Promise<ReservationExceededError> {
+  const done = new Set(written.map((row) => row.product_id));
+  const refused = merged.filter((line) => !done.has(line.product_id));
+  const holds = await repository.readHolds(
+    tx,
+    reference,
+    refused.map((line) => items.get(line.product_id)!.id),
+  );
+  const lines: ExceededLine[] = refused.map((line) => ({
+    product_id: line.product_id,
+    requested: line.quantity,
+    held: toBigInt(holds.get(items.get(line.product_id)!.id)?.held ?? 0),
+  }));
+  assert(lines.every((line) => line.requested > line.held), 'a refused line had enough held');
+  return new ReservationExceededError(reference, lines);
 }
 
 export class OrderFlow {
@@ -147,9 +159,8 @@ export class OrderFlow {
         if (input.lines.length === 0) return this.releaseAll(tx, input.reference);
         const merged = mergeLines(input.lines);
         const items = await lockLines(tx, input.lines, merged);
-        const holds = await repository.readHolds(tx, input.reference, [...items.values()].map((item) => item.id));
-        checkHolds(input.reference, merged, items, holds);
         const rows = await repository.applyRelease(tx, input.reference, inLockOrder(merged, items));
+        if (rows.length < merged.length) throw await exceeded(tx, input.reference, merged, items, rows);
         return orderResult(input.reference, inRequestOrder(merged, rows));
       }),
     );
@@ -173,6 +184,7 @@ export class OrderFlow {
     if (held.length === 0) return orderResult(reference, []);
     const by_product = new Map(items.map((item) => [item.product_id, item]));
     const rows = await repository.applyRelease(tx, reference, inLockOrder(held, by_product));
+    assert(rows.length === held.length, 'release-all wrote fewer lines than were held under lock');
     return orderResult(reference, inRequestOrder(held, rows));
   }
 
@@ -182,9 +194,9 @@ export class OrderFlow {
       this.idempotency.run(tx, { method: inventoryMethod('CommitOutbound'), key: idempotency_key, input }, async () => {
         const merged = mergeLines(input.lines);
         const items = await lockLines(tx, input.lines, merged);
-        const holds = await repository.readHolds(tx, input.reference, [...items.values()].map((item) => item.id));
-        checkHolds(input.reference, merged, items, holds);
-        const rows = inRequestOrder<CommitRow>(merged, await repository.applyCommit(tx, input.reference, input.notes, inLockOrder(merged, items)));
+        const written = await repository.applyCommit(tx, input.reference, input.notes, inLockOrder(merged, items));
+        if (written.length < merged.length) throw await exceeded(tx, input.reference, merged, items, written);
+        const rows = inRequestOrder<CommitRow>(merged, written);
         return {
           ...orderResult(input.reference, rows),
           movements: rows.map((row) => toMovement({ ...row, item_id: row.id, product_id: row.product_id })),

@@ -5,8 +5,9 @@
  * order (so two orders naming the same products in opposite order queue
  * instead of deadlocking), checks in memory, then writes balances,
  * reservation lines and movements in one statement built on unnest().
- * Reservation rows are read only after their items are locked: every path
- * that changes a reservation holds its item's lock, so that read is current.
+ * Reservation rows are read or changed only after their items are locked:
+ * every path that changes a reservation holds its item's lock, so what it
+ * sees of a hold is current.
  *
  * Single-product changes (inbound, adjust, return, damage) lock, check and
  * write in one statement: the UPDATE's WHERE re-checks the row after any
@@ -93,19 +94,24 @@ const APPLY_RESERVE = sql(
    from c join l on l.item_id = c.id`,
 );
 
+// Release and commit check the hold in the same statement: a line whose hold
+// is too small updates nothing, so fewer rows come back and the caller
+// refuses the request (the transaction rolls back). Items change only for
+// lines whose hold was taken from, so no CHECK can fire on a refused line.
 const APPLY_RELEASE = sql(
   'inventory_apply_release',
   `with request as (
      select * from unnest($2::uuid[], $3::bigint[]) as u(item_id, quantity)
-   ), c as (
-     update inventory_items i set reserved = i.reserved - r.quantity, updated_at = now()
-     from request r where i.tenant_id = $1 and i.id = r.item_id
-     returning ${ITEM_COLUMNS}
    ), l as (
      update inventory_reservations h
        set held = h.held - r.quantity, released = h.released + r.quantity, updated_at = now()
-     from request r where h.tenant_id = $1 and h.reference = $4 and h.item_id = r.item_id
-     returning h.item_id, h.held, h.committed, h.released, h.created_at, h.updated_at
+     from request r
+     where h.tenant_id = $1 and h.reference = $4 and h.item_id = r.item_id and h.held >= r.quantity
+     returning h.item_id, h.held, h.committed, h.released, h.created_at, h.updated_at, r.quantity as moved
+   ), c as (
+     update inventory_items i set reserved = i.reserved - l.moved, updated_at = now()
+     from l where i.tenant_id = $1 and i.id = l.item_id
+     returning ${ITEM_COLUMNS}
    )
    select ${LINE_RESULT} from c join l on l.item_id = c.id`,
 );
@@ -115,19 +121,20 @@ const APPLY_COMMIT = sql(
   'inventory_apply_commit',
   `with request as (
      select * from unnest($2::uuid[], $3::bigint[]) as u(item_id, quantity)
-   ), c as (
-     update inventory_items i
-       set reserved = i.reserved - r.quantity, on_hand = i.on_hand - r.quantity, updated_at = now()
-     from request r where i.tenant_id = $1 and i.id = r.item_id
-     returning ${ITEM_COLUMNS}
    ), l as (
      update inventory_reservations h
        set held = h.held - r.quantity, committed = h.committed + r.quantity, updated_at = now()
-     from request r where h.tenant_id = $1 and h.reference = $4 and h.item_id = r.item_id
-     returning h.item_id, h.held, h.committed, h.released, h.created_at, h.updated_at
+     from request r
+     where h.tenant_id = $1 and h.reference = $4 and h.item_id = r.item_id and h.held >= r.quantity
+     returning h.item_id, h.held, h.committed, h.released, h.created_at, h.updated_at, r.quantity as moved
+   ), c as (
+     update inventory_items i
+       set reserved = i.reserved - l.moved, on_hand = i.on_hand - l.moved, updated_at = now()
+     from l where i.tenant_id = $1 and i.id = l.item_id
+     returning ${ITEM_COLUMNS}
    ), m as (
      insert into inventory_movements (tenant_id, item_id, type, quantity, on_hand_after, reference, notes, created_by)
-     select $1, c.id, 'OUTBOUND', -r.quantity, c.on_hand, $4, $5, $6 from c join request r on r.item_id = c.id
+     select $1, c.id, 'OUTBOUND', -l.moved, c.on_hand, $4, $5, $6 from c join l on l.item_id = c.id
      returning id, item_id, type, quantity, on_hand_after, reference, notes, created_by, created_at
    )
    select ${LINE_RESULT},
@@ -217,10 +224,12 @@ export const stockRepository = {
     return tx.query(APPLY_RESERVE, [tx.caller.tenant_id, change.item_ids, quantities(change), reference]);
   },
 
+  /** Returns one row per line that the reference held enough for; fewer rows mean refuse (and roll back). */
   applyRelease(tx: Tx, reference: string, change: ItemQuantities): Promise<LineRow[]> {
     return tx.query(APPLY_RELEASE, [tx.caller.tenant_id, change.item_ids, quantities(change), reference]);
   },
 
+  /** As applyRelease, and writes one OUTBOUND movement per line. */
   applyCommit(tx: Tx, reference: string, notes: string, change: ItemQuantities): Promise<CommitRow[]> {
     return tx.query(APPLY_COMMIT, [tx.caller.tenant_id, change.item_ids, quantities(change), reference, notes, tx.caller.subject]);
   },
