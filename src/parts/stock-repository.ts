@@ -25,6 +25,21 @@ import {
 } from './stock-statements.js';
 
 const NUMERIC_OUT_OF_RANGE = '22003';
+
+/**
+ * Layers per write statement. A bigger operation runs the same prepared
+ * statement once per chunk: its plan, made for a few layers, stays cheap
+ * whatever it is given (a plan that joins 10,000 layers by nested loops
+ * took seconds; 157 chunks of 64 take a few hundred milliseconds), and the
+ * common case, a handful of layers, is still one statement.
+ */
+const LAYERS_PER_STATEMENT = 64;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const result: T[][] = [];
+  for (let start = 0; start < items.length; start += LAYERS_PER_STATEMENT) result.push(items.slice(start, start + LAYERS_PER_STATEMENT));
+  return result;
+}
 const FOREIGN_KEY_VIOLATION = '23503';
 
 /** Which request fields name the part and the location, for NOT_FOUND. */
@@ -177,26 +192,28 @@ export interface WrittenChanges {
   readonly work_order_line_ids: string[];
 }
 
-/** Changes existing layers and writes their movements (and work-order lines) in one statement. */
+/** Changes existing layers and writes their movements (and work-order lines), one statement per chunk of layers. */
 export async function changeLayers(tx: Tx, place: Place, input: LayerChanges): Promise<WrittenChanges> {
-  const rows = await tx.query<{ movement_id: string; line_id: string | null; layers_changed: number }>(CHANGE_LAYERS, [
-    tx.caller.tenant_id,
-    place.part_id,
-    place.location_id,
-    input.changes.map((change) => change.batch_id),
-    input.changes.map((change) => change.qty_delta.toFixed(QTY_SCALE)),
-    input.changes.map((change) => change.unit_cost.toFixed(COST_SCALE)),
-    input.type,
-    input.work_order_id,
-    input.receipt_id,
-    input.reason,
-    tx.caller.subject,
-  ]);
-  assert(rows.length === input.changes.length && rows.every((row) => row.layers_changed === input.changes.length), 'every layer change wrote one movement');
-  return {
-    movement_ids: rows.map((row) => row.movement_id),
-    work_order_line_ids: input.work_order_id === null ? [] : rows.map((row) => row.line_id ?? ''),
-  };
+  const written: WrittenChanges = { movement_ids: [], work_order_line_ids: [] };
+  for (const changes of chunks(input.changes)) {
+    const rows = await tx.query<{ movement_id: string; line_id: string | null; layers_changed: number }>(CHANGE_LAYERS, [
+      tx.caller.tenant_id,
+      place.part_id,
+      place.location_id,
+      changes.map((change) => change.batch_id),
+      changes.map((change) => change.qty_delta.toFixed(QTY_SCALE)),
+      changes.map((change) => change.unit_cost.toFixed(COST_SCALE)),
+      input.type,
+      input.work_order_id,
+      input.receipt_id,
+      input.reason,
+      tx.caller.subject,
+    ]);
+    assert(rows.length === changes.length && rows.every((row) => row.layers_changed === changes.length), 'every layer change wrote one movement');
+    written.movement_ids.push(...rows.map((row) => row.movement_id));
+    if (input.work_order_id !== null) written.work_order_line_ids.push(...rows.map((row) => row.line_id ?? ''));
+  }
+  return written;
 }
 
 export interface NewLayer {
@@ -236,7 +253,7 @@ export interface TransferredLayer {
   readonly in_movement_id: string;
 }
 
-/** Moves the allocated units to new layers at the destination with both movements, in one statement. */
+/** Moves the allocated units to new layers at the destination with both movements, one statement per chunk of layers. */
 export async function transferLayers(
   tx: Tx,
   part_id: string,
@@ -244,15 +261,19 @@ export async function transferLayers(
   to_location_id: string,
   allocations: readonly Allocation[],
 ): Promise<TransferredLayer[]> {
-  const rows = await tx.query<TransferredLayer>(TRANSFER_LAYERS, [
-    tx.caller.tenant_id,
-    part_id,
-    from_location_id,
-    to_location_id,
-    allocations.map((taken) => taken.batch_id),
-    allocations.map((taken) => taken.qty.toFixed(QTY_SCALE)),
-    tx.caller.subject,
-  ]);
-  assert(rows.length === allocations.length, 'every transferred layer got a new layer and two movements');
-  return rows;
+  const moved: TransferredLayer[] = [];
+  for (const taken of chunks(allocations)) {
+    const rows = await tx.query<TransferredLayer>(TRANSFER_LAYERS, [
+      tx.caller.tenant_id,
+      part_id,
+      from_location_id,
+      to_location_id,
+      taken.map((layer) => layer.batch_id),
+      taken.map((layer) => layer.qty.toFixed(QTY_SCALE)),
+      tx.caller.subject,
+    ]);
+    assert(rows.length === taken.length, 'every transferred layer got a new layer and two movements');
+    moved.push(...rows);
+  }
+  return moved;
 }

@@ -103,7 +103,11 @@ export const LOCK_BATCH = sql(
 /**
  * Changes existing layers by signed amounts and writes one movement per
  * layer, and (when $8 work order is not null) one work-order line per
- * movement with qty_used = -delta. Layer ids must be distinct.
+ * movement with qty_used = -delta. Layer ids must be distinct, and at most
+ * a few dozen per call (stock-repository.ts chunks): layers are found by
+ * primary key (= any) and their delta by array position, a plan that cannot
+ * turn quadratic whatever the planner believes about the table. The ledger
+ * rows' foreign key proves each layer is the part's at the location.
  * $1 tenant, $2 part, $3 location, $4 layer ids, $5 deltas, $6 unit costs,
  * $7 type, $8 work order, $9 receipt id, $10 reason, $11 created by.
  */
@@ -113,9 +117,8 @@ export const CHANGE_LAYERS = sql(
      select * from unnest($4::uuid[], $5::numeric[], $6::numeric[]) with ordinality as x(batch_id, qty_delta, unit_cost, ord)
    ),
    layers as (
-     update part_batches b set qty_on_hand = b.qty_on_hand + x.qty_delta
-     from input x
-     where b.tenant_id = $1 and b.part_id = $2 and b.location_id = $3 and b.id = x.batch_id
+     update part_batches b set qty_on_hand = b.qty_on_hand + ($5::numeric[])[array_position($4::uuid[], b.id)]
+     where b.tenant_id = $1 and b.id = any($4::uuid[])
      returning b.id
    ),
    movements as (
@@ -180,9 +183,8 @@ export const TRANSFER_LAYERS = sql(
      select * from unnest($5::uuid[], $6::numeric[]) with ordinality as x(batch_id, qty, ord)
    ),
    source as (
-     update part_batches b set qty_on_hand = b.qty_on_hand - x.qty
-     from input x
-     where b.tenant_id = $1 and b.part_id = $2 and b.location_id = $3 and b.id = x.batch_id
+     update part_batches b set qty_on_hand = b.qty_on_hand - ($6::numeric[])[array_position($5::uuid[], b.id)]
+     where b.tenant_id = $1 and b.id = any($5::uuid[])
      returning b.id, b.unit_cost, b.received_at, b.receipt_id
    ),
    created as (
@@ -215,32 +217,43 @@ export const TRANSFER_LAYERS = sql(
 );
 
 /**
- * A work order's issue lines of one part and location as a stack, newest on
- * top, with the units a return of $5 takes from each. Earlier returns took
- * the top `returned` units (every return follows this rule), so this return
- * takes the units from `returned` to `returned + $5` counted from the top.
- * Always one row (totals), plus the lines involved; $6 caps the lines.
+ * What a work order still holds of one part from one location, as a LIFO
+ * stack of its issue lines, and the part of each line a return of $5 takes.
+ *
+ * Lines in id order move the stack level S: an issue pushes, a return pops
+ * (every return popped from the top, by this same rule). The units of issue
+ * line i sit at levels (S(i-1), S(i-1) + qty] and are still held exactly up
+ * to the lowest level the stack fell to afterwards: remaining = clamp(min
+ * S(t >= i) - S(i-1), 0, qty). The survivors stack up to the net issued N
+ * without gaps, so a return of $5 takes levels (N - $5, N]: newest issue
+ * first, each at the cost it was issued at.
+ * Always one row (the net), plus the lines involved; $6 caps the lines.
  * $1 tenant, $2 work order, $3 part, $4 location, $5 qty, $6 limit.
  */
 export const RETURN_STACK = sql(
   'parts_return_stack',
   `with lines as (
-     select id, batch_id, qty_used, unit_cost_snapshot from work_order_lines
+     select id, batch_id, qty_used, unit_cost_snapshot, sum(qty_used) over (order by id) as level_after
+     from work_order_lines
      where tenant_id = $1 and work_order_id = $2 and part_id = $3 and location_id = $4
    ),
-   totals as (
-     select coalesce(sum(qty_used) filter (where qty_used > 0), 0) as issued,
-            coalesce(-sum(qty_used) filter (where qty_used < 0), 0) as returned
+   levels as (
+     select id, batch_id, qty_used, unit_cost_snapshot, level_after - qty_used as level_before,
+            min(level_after) over (order by id rows between current row and unbounded following) as lowest_after
      from lines
    ),
    stack as (
-     select id, batch_id, qty_used, unit_cost_snapshot, sum(qty_used) over (order by id desc) as from_top
-     from lines where qty_used > 0
+     select id, batch_id, unit_cost_snapshot, level_before,
+            greatest(0, least(qty_used, lowest_after - level_before)) as remaining
+     from levels where qty_used > 0
+   ),
+   net as (
+     select coalesce((select level_after from lines order by id desc limit 1), 0) as net_issued
    )
-   select t.issued, t.returned, s.id::text as line_id, s.batch_id, s.qty_used, s.unit_cost_snapshot, s.from_top,
+   select n.net_issued, s.id::text as line_id, s.batch_id, s.unit_cost_snapshot, s.level_before, s.remaining,
           ${micros('b.received_at')} as received_us
-   from totals t
-   left join stack s on s.from_top > t.returned and s.from_top - s.qty_used < t.returned + $5::numeric
+   from net n
+   left join stack s on s.remaining > 0 and s.level_before + s.remaining > n.net_issued - $5::numeric
    left join part_batches b on b.tenant_id = $1 and b.id = s.batch_id
    order by s.id desc
    limit $6`,

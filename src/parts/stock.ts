@@ -138,13 +138,12 @@ export class StockOperations {
 
   private async layersToRestore(tx: Tx, input: WorkOrderInput, balance: LockedBalance): Promise<Allocation[]> {
     const rows = await tx.query<{
-      issued: string;
-      returned: string;
+      net_issued: string;
       line_id: string | null;
       batch_id: string;
-      qty_used: string;
       unit_cost_snapshot: string;
-      from_top: string;
+      level_before: string;
+      remaining: string;
       received_us: string;
     }>(RETURN_STACK, [
       tx.caller.tenant_id,
@@ -154,27 +153,22 @@ export class StockOperations {
       qty(input.qty),
       LIMITS.layers_per_operation_max + 1,
     ]);
-    const issued = new Decimal(rows[0].issued);
-    const returned = new Decimal(rows[0].returned);
-    const net_issued = issued.minus(returned);
+    const net_issued = new Decimal(rows[0].net_issued);
     if (input.qty.gt(net_issued)) {
       throw new ReturnExceedsIssuedError(input.work_order_id, input.part_id, balance.part_number, input.location_id, qty(input.qty), qty(net_issued));
     }
     const lines = rows.filter((row) => row.line_id !== null);
     if (lines.length > LIMITS.layers_per_operation_max) throw tooManyLayers();
-    // Units from `returned` to `returned + qty`, counted from the newest issue down.
-    const start = returned;
-    const end = returned.plus(input.qty);
+    // The stack's top `qty` units: levels (net - qty, net], newest issue first.
+    const floor = net_issued.minus(input.qty);
     const by_layer = new Map<string, Allocation>();
     for (const line of lines) {
-      const top = new Decimal(line.from_top);
-      const bottom = top.minus(line.qty_used);
-      const take = Decimal.min(top, end).minus(Decimal.max(bottom, start));
+      const bottom = new Decimal(line.level_before);
+      const take = bottom.plus(line.remaining).minus(Decimal.max(bottom, floor));
       if (!take.gt(0)) continue;
-      const cost = new Decimal(line.unit_cost_snapshot);
       const earlier = by_layer.get(line.batch_id);
-      // A layer appears once, in the place of its newest issue.
-      by_layer.set(line.batch_id, allocation(line.batch_id, take.plus(earlier?.qty ?? 0), cost, toMicros(line.received_us)));
+      // One allocation per layer, in the place of its newest issue.
+      by_layer.set(line.batch_id, allocation(line.batch_id, take.plus(earlier?.qty ?? 0), new Decimal(line.unit_cost_snapshot), toMicros(line.received_us)));
     }
     return [...by_layer.values()];
   }
