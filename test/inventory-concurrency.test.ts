@@ -4,8 +4,9 @@
  * the reservations, through the API and in the database.
  */
 import * as grpc from '@grpc/grpc-js';
+import pg from 'pg';
 import { InsufficientStockDetailSchema, ReservationExceededDetailSchema } from '../gen/stockroom/inventory/v1/error_details_pb.js';
-import { call, errorDetails, rawQuery, startStockroom, uniqueTenant, type DecodedError, type TestStockroom } from './support/harness.js';
+import { call, errorDetails, rawQuery, startStockroom, testDatabaseUrl, uniqueTenant, type DecodedError, type TestStockroom } from './support/harness.js';
 
 const SERVICE = 'stockroom.inventory.v1.InventoryService';
 const DETAIL_SCHEMAS = [InsufficientStockDetailSchema, ReservationExceededDetailSchema];
@@ -165,6 +166,31 @@ test('concurrent retries with one idempotency key reserve once and all return th
   const answers = await Promise.all(Array.from({ length: 12 }, () => rpc('Reserve', request)));
   for (const answer of answers) expect(answer).toEqual(answers[0]);
   expect((await rpc('GetItem', { productId: 'A' })).item).toMatchObject({ reserved: '3' });
+});
+
+test('a row locked longer than lock_timeout gives ABORTED (LOCK_TIMEOUT) and changes nothing', async () => {
+  const { name, rpc, attempt } = await tenant();
+  await stocked(rpc, 'A', 5);
+  // Another session holds the item's row lock, as a stuck transaction would.
+  const blocker = new pg.Client({ connectionString: testDatabaseUrl() });
+  await blocker.connect();
+  try {
+    await blocker.query('begin');
+    await blocker.query('select 1 from inventory_items where tenant_id = $1 for update', [name]);
+    const outcome = await attempt('Reserve', { items: [{ productId: 'A', quantity: 1 }], reference: 'O-1' });
+    expect(outcome.ok).toBe(false);
+    if (!outcome.ok) {
+      expect(outcome.error.code).toBe(grpc.status.ABORTED);
+      expect(outcome.error.errorInfo).toMatchObject({ reason: 'LOCK_TIMEOUT', domain: 'stockroom.inventory.v1', metadata: { lockTimeoutMs: String(stockroom.config.lock_timeout_ms) } });
+    }
+  } finally {
+    await blocker.query('rollback');
+    await blocker.end();
+  }
+  expect((await rpc('GetItem', { productId: 'A' })).item).toMatchObject({ reserved: '0' });
+  expect(await rawQuery('select 1 from inventory_reservations where tenant_id = $1', [name])).toHaveLength(0);
+  // Once the lock is gone, the same call succeeds.
+  expect((await rpc('Reserve', { items: [{ productId: 'A', quantity: 1 }], reference: 'O-1' })).items[0]).toMatchObject({ reserved: '1' });
 });
 
 /** Small deterministic generator, so a failing mix can be replayed from its seed. */
