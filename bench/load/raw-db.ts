@@ -1,0 +1,199 @@
+/**
+ * The raw-db ceiling: each scenario's transaction issued from Node straight
+ * through node-postgres (a pool capped like the server's, named prepared
+ * statements, connections switched to the service role so row-level
+ * security applies), with no gRPC, no handlers and no ORM. What the service
+ * adds on top of this is its own cost.
+ */
+import pg from 'pg';
+import { Decimal, type DecimalValue } from '../../src/shared/decimal.js';
+import {
+  APPLY_COMMIT,
+  APPLY_RESERVE,
+  CHANGE_LAYERS,
+  DEBIT_BALANCE,
+  FIFO_FIRST,
+  FIFO_NEXT,
+  LOCK_ITEMS_BY_PRODUCT,
+  READ_AVAILABILITY,
+  READ_HOLDS,
+  SET_TRANSACTION_CONTEXT,
+  type RawStatement,
+} from './raw-statements.js';
+
+/** A refusal the service would answer with a gRPC code (e.g. not enough stock). */
+export class Refusal extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const ABORTING_STATES = new Set(['55P03', '40P01', '40001', '57014']);
+
+export function rawErrorClass(error: unknown): string {
+  if (error instanceof Refusal) return error.code;
+  const state = (error as { code?: unknown } | null)?.code;
+  if (typeof state === 'string') return ABORTING_STATES.has(state) ? 'ABORTED' : `SQLSTATE_${state}`;
+  return error instanceof Error ? error.name : 'UNKNOWN_ERROR';
+}
+
+export interface OrderLine {
+  readonly product_id: string;
+  readonly quantity: bigint;
+}
+
+interface ItemRow {
+  id: string;
+  product_id: string;
+  on_hand: string;
+  reserved: string;
+}
+
+// Mirrors src/parts/limits.ts: first FIFO read, growing 4x per further read.
+const LAYERS_FIRST_READ = 8;
+const LAYERS_PER_OPERATION_MAX = 10_000;
+
+export class RawDb {
+  private readonly pool: pg.Pool;
+  private readonly timeouts: [string, string];
+
+  constructor(url: string, pool_max: number, lock_timeout_ms: number, statement_timeout_ms: number) {
+    this.pool = new pg.Pool({ connectionString: url, max: pool_max, idleTimeoutMillis: 30_000 });
+    // Once per physical connection, as the service does (src/db/orm.ts).
+    this.pool.on('connect', (client) => void client.query('set role stockroom_app'));
+    this.timeouts = [`${lock_timeout_ms}ms`, `${statement_timeout_ms}ms`];
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+
+  private async transaction<T>(tenant: string, read_only: boolean, work: (run: Runner) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    const run: Runner = async <Row>(statement: RawStatement, values: unknown[]) =>
+      (await client.query<Row & pg.QueryResultRow>({ name: statement.name, text: statement.text, values })).rows;
+    try {
+      await client.query(read_only ? 'start transaction read only' : 'begin');
+      await run(SET_TRANSACTION_CONTEXT, [tenant, ...this.timeouts]);
+      const result = await work(run);
+      await client.query('commit');
+      client.release();
+      return result;
+    } catch (error) {
+      try {
+        await client.query('rollback');
+        client.release();
+      } catch {
+        client.release(true);
+      }
+      throw error;
+    }
+  }
+
+  /** Reserve: lock the items in id order, check what is available, hold the units. */
+  reserve(tenant: string, reference: string, lines: readonly OrderLine[]): Promise<void> {
+    return this.transaction(tenant, false, async (run) => {
+      const items = await run<ItemRow>(LOCK_ITEMS_BY_PRODUCT, [tenant, lines.map((line) => line.product_id)]);
+      const by_product = new Map(items.map((item) => [item.product_id, item]));
+      for (const line of lines) {
+        const item = by_product.get(line.product_id);
+        if (!item) throw new Refusal('NOT_FOUND', `no product ${line.product_id}`);
+        if (line.quantity > BigInt(item.on_hand) - BigInt(item.reserved)) throw new Refusal('FAILED_PRECONDITION', 'insufficient stock');
+      }
+      const change = inLockOrder(lines, by_product);
+      const rows = await run(APPLY_RESERVE, [tenant, change.ids, change.quantities, reference]);
+      if (rows.length !== lines.length) throw new Error('reserve wrote fewer lines than asked');
+    });
+  }
+
+  /** CommitOutbound: lock the items, check the reference's holds, ship with one movement per product. */
+  commitOutbound(tenant: string, reference: string, lines: readonly OrderLine[], subject: string): Promise<void> {
+    return this.transaction(tenant, false, async (run) => {
+      const items = await run<ItemRow>(LOCK_ITEMS_BY_PRODUCT, [tenant, lines.map((line) => line.product_id)]);
+      const by_product = new Map(items.map((item) => [item.product_id, item]));
+      const holds = await run<{ item_id: string; held: string }>(READ_HOLDS, [tenant, reference, items.map((item) => item.id)]);
+      const held = new Map(holds.map((hold) => [hold.item_id, BigInt(hold.held)]));
+      for (const line of lines) {
+        const item = by_product.get(line.product_id);
+        if (!item) throw new Refusal('NOT_FOUND', `no product ${line.product_id}`);
+        if (line.quantity > (held.get(item.id) ?? 0n)) throw new Refusal('FAILED_PRECONDITION', 'reservation exceeded');
+      }
+      const change = inLockOrder(lines, by_product);
+      const rows = await run(APPLY_COMMIT, [tenant, change.ids, change.quantities, reference, '', subject]);
+      if (rows.length !== lines.length) throw new Error('commit wrote fewer lines than asked');
+    });
+  }
+
+  /** CheckAvailability: one snapshot read. */
+  checkAvailability(tenant: string, lines: readonly OrderLine[]): Promise<boolean> {
+    return this.transaction(tenant, true, async (run) => {
+      const rows = await run<ItemRow>(READ_AVAILABILITY, [tenant, lines.map((line) => line.product_id)]);
+      const by_product = new Map(rows.map((row) => [row.product_id, row]));
+      let available = true;
+      for (const line of lines) {
+        const row = by_product.get(line.product_id);
+        if (!row) throw new Refusal('NOT_FOUND', `no product ${line.product_id}`);
+        if (line.quantity > BigInt(row.on_hand) - BigInt(row.reserved)) available = false;
+      }
+      return available;
+    });
+  }
+
+  /** IssueToWorkOrder: debit the balance (the lock), take layers FIFO, write layers, ledger and work-order lines. */
+  issue(tenant: string, place: { part_id: string; location_id: string }, work_order_id: string, qty: DecimalValue, subject: string): Promise<void> {
+    return this.transaction(tenant, false, async (run) => {
+      const [balance] = await run(DEBIT_BALANCE, [tenant, place.part_id, place.location_id, qty.toFixed(3)]);
+      if (!balance) throw new Refusal('FAILED_PRECONDITION', 'insufficient stock');
+      const taken: { batch_id: string; qty: DecimalValue; unit_cost: DecimalValue }[] = [];
+      let remaining = qty;
+      let limit = LAYERS_FIRST_READ;
+      let last: { id: string; received_us: string } | undefined;
+      while (remaining.gt(0)) {
+        const rows = last
+          ? await run<{ id: string; qty_on_hand: string; unit_cost: string; received_us: string }>(FIFO_NEXT, [
+              tenant,
+              place.part_id,
+              place.location_id,
+              limit,
+              last.received_us,
+              last.id,
+            ])
+          : await run<{ id: string; qty_on_hand: string; unit_cost: string; received_us: string }>(FIFO_FIRST, [tenant, place.part_id, place.location_id, limit]);
+        for (const row of rows) {
+          const take = Decimal.min(new Decimal(row.qty_on_hand), remaining);
+          taken.push({ batch_id: row.id, qty: take, unit_cost: new Decimal(row.unit_cost) });
+          remaining = remaining.minus(take);
+          if (remaining.isZero()) break;
+        }
+        if (!remaining.isZero() && rows.length < limit) throw new Error('layers hold less than the balance');
+        last = rows.at(-1);
+        limit = Math.min(limit * 4, LAYERS_PER_OPERATION_MAX);
+      }
+      const rows = await run(CHANGE_LAYERS, [
+        tenant,
+        place.part_id,
+        place.location_id,
+        taken.map((layer) => layer.batch_id),
+        taken.map((layer) => layer.qty.neg().toFixed(3)),
+        taken.map((layer) => layer.unit_cost.toFixed(4)),
+        'ISSUE',
+        work_order_id,
+        '',
+        '',
+        subject,
+      ]);
+      if (rows.length !== taken.length) throw new Error('issue wrote fewer movements than layers');
+    });
+  }
+}
+
+type Runner = <Row>(statement: RawStatement, values: unknown[]) => Promise<Row[]>;
+
+function inLockOrder(lines: readonly OrderLine[], items: Map<string, ItemRow>): { ids: string[]; quantities: string[] } {
+  const pairs = lines.map((line) => ({ id: items.get(line.product_id)!.id, quantity: line.quantity }));
+  pairs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { ids: pairs.map((pair) => pair.id), quantities: pairs.map((pair) => String(pair.quantity)) };
+}
