@@ -32,7 +32,7 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
     lock_timeout_ms: config.lock_timeout_ms,
     statement_timeout_ms: config.statement_timeout_ms,
     retry_max: config.transaction_retry_max,
-  });
+  }, (backend_pid) => database.cancelBackend(backend_pid));
   const idempotency = new IdempotencyStore(config.idempotency_retention_hours);
   let server: RunningServer;
   try {

@@ -3,6 +3,7 @@
  * migrated, with the service's connection pool open.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../server/config.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
@@ -14,6 +15,8 @@ export interface Database {
   readonly embedded: boolean;
   /** True while a trivial query answers; used by the health service. */
   ping(): Promise<boolean>;
+  /** Cancels the statement a backend is running; for calls whose deadline passed. */
+  cancelBackend(backend_pid: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,6 +39,11 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     const applied = await migrate(config.migration_database_url ?? url);
     logger.info({ applied, embedded: embedded !== undefined }, applied.length ? 'migrations applied' : 'schema up to date');
     const orm = await openOrm({ url, pool_max: config.database_pool_max });
+    // Cancels go over their own small pool: the service pool may be the very
+    // thing that is exhausted, and these connections keep the login role, which
+    // pg_cancel_backend requires (the service role is not the session user).
+    const control_pool = new pg.Pool({ connectionString: url, max: 2, idleTimeoutMillis: 10_000 });
+    control_pool.on('error', (error) => logger.warn({ err: error }, 'control connection error'));
     return {
       orm,
       embedded: embedded !== undefined,
@@ -47,7 +55,11 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
           return false;
         }
       },
+      async cancelBackend(backend_pid) {
+        await control_pool.query('select pg_cancel_backend($1)', [backend_pid]);
+      },
       async close() {
+        await control_pool.end();
         await orm.close(true);
         await embedded?.stop();
       },

@@ -56,11 +56,15 @@ interface KyselyTransaction {
   executeQuery<Row>(query: CompiledQuery): Promise<{ rows: Row[] }>;
 }
 
+/** Cancels whatever the backend with this pid is running (pg_cancel_backend), from another connection. */
+export type CancelBackend = (backend_pid: number) => Promise<void>;
+
 const SET_TRANSACTION_CONTEXT = sql(
   'stockroom_set_transaction_context',
   `select set_config('stockroom.tenant_id', $1, true),
           set_config('lock_timeout', $2, true),
-          set_config('statement_timeout', $3, true)`,
+          set_config('statement_timeout', $3, true),
+          pg_backend_pid() as backend_pid`,
 );
 
 // PostgreSQL SQLSTATEs we act on.
@@ -88,6 +92,10 @@ class PostgresTx implements Tx {
     private readonly transaction: KyselyTransaction,
   ) {}
 
+  private execute<Row>(compiled: CompiledQuery): Promise<{ rows: Row[] }> {
+    return this.transaction.executeQuery<Row>(compiled);
+  }
+
   async query<Row>(statement: Statement, params: readonly unknown[]): Promise<Row[]> {
     // Kysely hands `sql` to pg's client.query unchanged, and pg treats an
     // object with `name` and `text` as a named prepared statement. This is
@@ -97,13 +105,13 @@ class PostgresTx implements Tx {
       parameters: params,
       query: { kind: 'RawNode' },
     } as unknown as CompiledQuery;
-    const result = await this.transaction.executeQuery<Row>(compiled);
+    const result = await this.execute<Row>(compiled);
     return result.rows;
   }
 
   async queryDynamic<Row>(text: string, params: readonly unknown[]): Promise<Row[]> {
     const compiled = { sql: text, parameters: params, query: { kind: 'RawNode' } } as unknown as CompiledQuery;
-    const result = await this.transaction.executeQuery<Row>(compiled);
+    const result = await this.execute<Row>(compiled);
     return result.rows;
   }
 }
@@ -112,6 +120,7 @@ export class TransactionRunner {
   constructor(
     private readonly orm: MikroORM,
     private readonly limits: TransactionLimits,
+    private readonly cancel_backend?: CancelBackend,
   ) {}
 
   /**
@@ -123,8 +132,10 @@ export class TransactionRunner {
     for (let attempt = 0; ; attempt++) {
       context.signal?.throwIfAborted();
       try {
-        return await this.attempt(context.caller, work, options);
+        return await this.attempt(context, work, options);
       } catch (error) {
+        // The call is over (deadline or cancel): report that, not what it interrupted.
+        if (context.signal?.aborted) throw context.signal.reason ?? error;
         const state = sqlState(error);
         if (state === DEADLOCK_DETECTED || state === SERIALIZATION_FAILURE) {
           if (attempt < this.limits.retry_max) {
@@ -152,19 +163,43 @@ export class TransactionRunner {
     }
   }
 
-  private attempt<T>(caller: Caller, work: (tx: Tx) => Promise<T>, options: { read_only?: boolean }): Promise<T> {
+  private attempt<T>(context: CallContext, work: (tx: Tx) => Promise<T>, options: { read_only?: boolean }): Promise<T> {
+    const { caller, signal } = context;
     const em = this.orm.em.fork({ clear: true });
     return em.transactional(
       async (transaction_em) => {
         const transaction = transaction_em.getTransactionContext<KyselyTransaction>();
         assert(transaction, 'em.transactional gave no transaction context');
         const tx = new PostgresTx(transaction_em, caller, transaction);
-        await tx.query(SET_TRANSACTION_CONTEXT, [
+        const [{ backend_pid }] = await tx.query<{ backend_pid: number }>(SET_TRANSACTION_CONTEXT, [
           caller.tenant_id,
           `${this.limits.lock_timeout_ms}ms`,
           `${this.limits.statement_timeout_ms}ms`,
         ]);
-        return work(tx);
+        if (!signal || !this.cancel_backend) return work(tx);
+        // When the call's deadline passes or the client goes away, the running
+        // statement (a lock wait included) is cancelled in PostgreSQL, so the
+        // transaction rolls back now instead of holding locks until lock_timeout.
+        // (Kysely's own abort support cannot do this inside a transaction: it
+        // would send the cancel over the busy transaction connection.)
+        const cancel_backend = this.cancel_backend;
+        let cancelling: Promise<void> | undefined;
+        const on_abort = () => {
+          cancelling = cancel_backend(backend_pid).catch(() => {});
+        };
+        signal.throwIfAborted();
+        signal.addEventListener('abort', on_abort, { once: true });
+        try {
+          const result = await work(tx);
+          // Nobody waits for this answer any more: roll back rather than commit.
+          signal.throwIfAborted();
+          return result;
+        } finally {
+          signal.removeEventListener('abort', on_abort);
+          // Hold the connection until the cancel has landed, so it can only
+          // ever hit this transaction, never the next user of the connection.
+          await cancelling;
+        }
       },
       { readOnly: options.read_only ?? false },
     );

@@ -133,7 +133,9 @@ export function call<Response = any>(client: grpc.Client, method: string, reques
   const fn = (client as unknown as Record<string, Function>)[method];
   if (typeof fn !== 'function') throw new Error(`no method ${method} on client`);
   return new Promise((resolve, reject) => {
-    fn.call(client, request, metadata, { deadline: Date.now() + (options.deadline_ms ?? 30_000) }, (error: grpc.ServiceError | null, response: Response) => {
+    // deadline_ms: 0 sends no deadline at all, as careless clients do.
+    const call_options = options.deadline_ms === 0 ? {} : { deadline: Date.now() + (options.deadline_ms ?? 30_000) };
+    fn.call(client, request, metadata, call_options, (error: grpc.ServiceError | null, response: Response) => {
       if (error) reject(error);
       else resolve(response);
     });
