@@ -26,12 +26,12 @@ export interface InventoryDomain {
   readonly ledger: Ledger;
 }
 
-function orderResponse(result: OrderResult) {
+/** Reserve and Release responses: the touched lines and balances. */
+function holdResponse(result: OrderResult) {
   return {
     reference: result.reference,
     lines: result.lines.map(reservationLineMessage),
     items: result.items.map(itemMessage),
-    movements: result.movements.map(movementMessage),
   };
 }
 
@@ -144,8 +144,7 @@ export class InventoryHandler implements Impl {
     const input = { lines: checks.lines('items', request.items, 1), reference: checks.text('reference', request.reference, TEXT.order_reference) };
     const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
     checks.done();
-    const { movements: _none, ...response } = orderResponse(await this.domain.orders.reserve(callContext(context), input, key));
-    return response;
+    return holdResponse(await this.domain.orders.reserve(callContext(context), input, key));
   };
 
   release: Impl['release'] = async (request, context) => {
@@ -153,8 +152,7 @@ export class InventoryHandler implements Impl {
     const input = { lines: checks.lines('items', request.items, 0), reference: checks.text('reference', request.reference, TEXT.order_reference) };
     const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
     checks.done();
-    const { movements: _none, ...response } = orderResponse(await this.domain.orders.release(callContext(context), input, key));
-    return response;
+    return holdResponse(await this.domain.orders.release(callContext(context), input, key));
   };
 
   commitOutbound: Impl['commitOutbound'] = async (request, context) => {
@@ -166,7 +164,8 @@ export class InventoryHandler implements Impl {
     };
     const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
     checks.done();
-    return orderResponse(await this.domain.orders.commitOutbound(callContext(context), input, key));
+    const result = await this.domain.orders.commitOutbound(callContext(context), input, key);
+    return { ...holdResponse(result), movements: result.movements.map(movementMessage) };
   };
 
   getReservation: Impl['getReservation'] = async (request, context) => {
