@@ -1035,7 +1035,10 @@ export const ListMovementsResponseSchema: GenMessage<ListMovementsResponse> = /*
  *     reference: at most 128 (required, 1 to 128, for the order flow);
  *     notes: at most 1,000; reason: 1 to 500; idempotency_key: at most 128
  *     printable ASCII characters; no string may contain control characters;
- *   - page_size: default 50, at most 500 (larger values are reduced to 500).
+ *   - page_size: default 50, at most 500 (larger values are reduced to 500);
+ *   - one order reference holds at most 1,000 distinct products
+ *     (FAILED_PRECONDITION RESERVATION_PRODUCT_LIMIT_EXCEEDED), so GetReservation
+ *     and a release of everything stay bounded.
  *
  * Errors a client can act on (each carries exactly one google.rpc.ErrorInfo
  * with domain "stockroom.inventory.v1"):
