@@ -23,7 +23,8 @@ export default async function globalSetup() {
     url = parsed.toString();
     globalThis.__STOCKROOM_TEST_DROP__ = { external, database };
   } else {
-    const embedded = await startEmbeddedPostgres({ data_dir: '.data/test-postgres', port: 0, fresh: true });
+    // One folder per run, so two runs in one checkout do not wipe each other's database.
+    const embedded = await startEmbeddedPostgres({ data_dir: `.data/test-postgres-${process.pid}`, port: 0, fresh: true });
     url = embedded.url;
     globalThis.__STOCKROOM_TEST_EMBEDDED__ = embedded;
   }

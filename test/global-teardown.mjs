@@ -1,7 +1,12 @@
+import fs from 'node:fs';
 import pg from 'pg';
 
 export default async function globalTeardown() {
-  await globalThis.__STOCKROOM_TEST_EMBEDDED__?.stop();
+  const embedded = globalThis.__STOCKROOM_TEST_EMBEDDED__;
+  if (embedded) {
+    await embedded.stop();
+    fs.rmSync(embedded.data_dir, { recursive: true, force: true });
+  }
   const drop = globalThis.__STOCKROOM_TEST_DROP__;
   if (drop) {
     const admin = new pg.Client({ connectionString: drop.external });

@@ -81,6 +81,12 @@ describe('server', () => {
     expect(errorDetails(error).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
   });
 
+  test('grpc-js clients read error messages as written, punctuation and non-ASCII included', async () => {
+    const inventory = stockroom.grpcClient('stockroom.inventory.v1.InventoryService');
+    const error = await call(inventory, 'getItem', { productId: 'x' }).catch((e) => e);
+    expect(errorDetails(error).message).toBe('missing authorization header; send "authorization: Bearer <token>"');
+  });
+
   test('JSON over HTTP/1.1 works on the same port (curl)', async () => {
     const response = await fetch(`${stockroom.url}/grpc.health.v1.Health/Check`, {
       method: 'POST',

@@ -71,6 +71,7 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
 
   const listener = (request: http2.Http2ServerRequest | http.IncomingMessage, response: http2.Http2ServerResponse | http.ServerResponse) => {
     applyDeadlines(request, config.default_deadline_ms, config.max_deadline_ms);
+    encodeGrpcMessagesForEveryClient(response);
     handler(request as http2.Http2ServerRequest, response as http2.Http2ServerResponse);
   };
   const http2_server =
@@ -127,6 +128,44 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
     })());
 
   return { port, url: `${scheme}://${config.host}:${port}`, health, shutdown };
+}
+
+/**
+ * Connect writes `grpc-message` with encodeURIComponent, which also encodes
+ * printable characters such as ':' and ','. The gRPC spec percent-encodes only
+ * bytes outside 0x20-0x7E and '%', and grpc-js decodes with decodeURI, so its
+ * users saw "requested%3A 4". We re-encode to the spec's minimal form, which
+ * every gRPC implementation decodes.
+ */
+function encodeGrpcMessagesForEveryClient(response: http2.Http2ServerResponse | http.ServerResponse): void {
+  const reencode = (headers: Record<string, unknown> | undefined) => {
+    const message = headers?.['grpc-message'];
+    if (typeof message === 'string') headers!['grpc-message'] = minimalPercentEncoding(message);
+  };
+  const write_head = response.writeHead.bind(response) as (...args: unknown[]) => unknown;
+  (response as { writeHead: unknown }).writeHead = (status: number, ...rest: unknown[]) => {
+    reencode(rest.find((value) => value && typeof value === 'object') as Record<string, unknown> | undefined);
+    return write_head(status, ...rest);
+  };
+  const add_trailers = response.addTrailers.bind(response) as (headers: Record<string, unknown>) => void;
+  (response as { addTrailers: unknown }).addTrailers = (headers: Record<string, unknown>) => {
+    reencode(headers);
+    add_trailers(headers);
+  };
+}
+
+function minimalPercentEncoding(encoded: string): string {
+  let text: string;
+  try {
+    text = decodeURIComponent(encoded);
+  } catch {
+    return encoded;
+  }
+  let result = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    result += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return result;
 }
 
 // Every HTTP/2 connection opens with this preface ("prior knowledge" h2c).
