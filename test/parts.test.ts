@@ -106,6 +106,20 @@ describe('FIFO issue', () => {
       [backdated.batch.id, '0.000'],
       [january.batch.id, '8.000'],
     ]);
+    // Movement times are when the ledger row was written, not the layer's received date.
+    const now_seconds = Math.floor(Date.now() / 1000);
+    const count = async (filter: object) => (await parts('ListMovements', { partId: part.id, ...filter })).movements.length;
+    expect(await count({ fromTime: { seconds: String(now_seconds - 3600), nanos: 0 } })).toBe(5);
+    expect(await count({ fromTime: { seconds: String(now_seconds + 3600), nanos: 0 } })).toBe(0);
+    expect(await count({ toTime: { seconds: String(now_seconds - 3600), nanos: 0 } })).toBe(0);
+    expect(await count({ workOrderId: 'WO-2' })).toBe(2);
+    const first_page = await parts('ListMovements', { partId: part.id, pageSize: 3 });
+    const second_page = await parts('ListMovements', { partId: part.id, pageSize: 3, pageToken: first_page.nextPageToken });
+    expect([...first_page.movements, ...second_page.movements].map((m: any) => Number(m.id))).toEqual(
+      [...first_page.movements, ...second_page.movements].map((m: any) => Number(m.id)).sort((x, y) => y - x),
+    );
+    expect(second_page.movements).toHaveLength(2);
+    expect(second_page.nextPageToken).toBe('');
   });
 
   it('refuses more than the location holds with INSUFFICIENT_STOCK, one ErrorInfo and the typed detail', async () => {
