@@ -10,7 +10,7 @@ import type { IdempotencyStore } from '../shared/idempotency.js';
 import { InventoryItem, type InventoryItemEntity } from './entities.js';
 import { inventoryMethod } from './methods.js';
 import { itemView, type ItemView, type Page } from './model.js';
-import { decodePageToken, encodePageToken, type PageScope } from './page-token.js';
+import { decodePageToken, pageOf, type PageScope } from '../shared/page-token.js';
 import { ITEM_COLUMNS, toItem, type ItemRow } from './rows.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -96,8 +96,8 @@ export class Catalog {
 
   /** Items ordered by product id; the page token carries the last product id. */
   listItems(context: CallContext, filter: ItemFilter, page: { size: number; token: string }): Promise<Page<ItemView>> {
-    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'items', filter };
-    const after = decodePageToken('page_token', page.token, scope)?.product_id;
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'inventory.items', filter };
+    const after = decodePageToken(page.token, scope, 1)?.[0];
     return this.runner.run(
       context,
       async (tx) => {
@@ -111,10 +111,8 @@ export class Catalog {
           `select ${ITEM_COLUMNS} from inventory_items i where ${where.join(' and ')} order by i.product_id limit ${bind(page.size + 1)}`,
           params,
         );
-        const more = rows.length > page.size;
-        const items = rows.slice(0, page.size).map(toItem);
-        const last = items.at(-1);
-        return { rows: items, next_page_token: more && last ? encodePageToken(scope, { product_id: last.product_id }) : '' };
+        const listed = pageOf(rows, page.size, scope, (row) => [row.product_id], toItem);
+        return { rows: listed.items, next_page_token: listed.next_page_token };
       },
       { read_only: true },
     );

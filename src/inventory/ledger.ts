@@ -6,7 +6,7 @@ import type { TransactionRunner } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import type { MovementType, MovementView, Page } from './model.js';
-import { decodePageToken, encodePageToken, type PageScope } from './page-token.js';
+import { decodePageToken, pageOf, type PageScope } from '../shared/page-token.js';
 import { toMovement, type MovementRow } from './rows.js';
 
 export interface MovementFilter {
@@ -31,9 +31,9 @@ export class Ledger {
   constructor(private readonly runner: TransactionRunner) {}
 
   listMovements(context: CallContext, filter: MovementFilter, page: { size: number; token: string }): Promise<Page<MovementView>> {
-    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'movements', filter };
-    const after = decodePageToken('page_token', page.token, scope);
-    if (after && !(CURSOR_TIME.test(after.time ?? '') && CURSOR_ID.test(after.id ?? ''))) {
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'inventory.movements', filter };
+    const after = decodePageToken(page.token, scope, 2);
+    if (after && !(CURSOR_TIME.test(after[0]) && CURSOR_ID.test(after[1]))) {
       throw InvalidArgumentError.field('page_token', 'is not a token this list returned', 'INVALID_PAGE_TOKEN');
     }
     return this.runner.run(
@@ -49,7 +49,7 @@ export class Ledger {
         if (filter.start_time !== undefined) where.push(`m.created_at >= ${bind(filter.start_time.toISOString())}::timestamptz`);
         if (filter.end_time !== undefined) where.push(`m.created_at < ${bind(filter.end_time.toISOString())}::timestamptz`);
         if (after) {
-          where.push(`(m.created_at, m.id) < (${bind(after.time)}::timestamptz, ${bind(after.id)}::bigint)`);
+          where.push(`(m.created_at, m.id) < (${bind(after[0])}::timestamptz, ${bind(after[1])}::bigint)`);
         }
         const rows = await tx.queryDynamic<MovementRow & { cursor_time: string }>(
           `select ${MOVEMENT_COLUMNS}
@@ -60,13 +60,8 @@ export class Ledger {
            limit ${bind(page.size + 1)}`,
           params,
         );
-        const more = rows.length > page.size;
-        const shown = rows.slice(0, page.size);
-        const last = shown.at(-1);
-        return {
-          rows: shown.map(toMovement),
-          next_page_token: more && last ? encodePageToken(scope, { time: last.cursor_time, id: String(last.movement_id) }) : '',
-        };
+        const listed = pageOf(rows, page.size, scope, (row) => [row.cursor_time, String(row.movement_id)], toMovement);
+        return { rows: listed.items, next_page_token: listed.next_page_token };
       },
       { read_only: true },
     );

@@ -135,7 +135,7 @@ export class OrderFlow {
             shortages.push({ key: line.product_id, id: item.id, requested: String(line.quantity), available: String(available) });
           }
         }
-        if (shortages.length > 0) throw new InsufficientStockError(shortages);
+        if (shortages.length > 0) throw new InsufficientStockError(shortages, 'productId');
         const rows = await repository.applyReserve(tx, input.reference, inLockOrder(merged, items));
         const products = Number(rows[0]?.other_products ?? 0) + merged.length;
         if (products > LIMITS.products_per_reference) {

@@ -87,5 +87,5 @@ async function refusal(tx: Tx, change: Change): Promise<Error> {
   // Only a decrease can fail here: it would leave fewer units than are reserved.
   return new InsufficientStockError([
     { key: change.product_id, id: balance.id, requested: String(-change.delta), available: String(on_hand - reserved) },
-  ]);
+  ], 'productId');
 }

@@ -14,7 +14,7 @@ import { LocationEntity, PartEntity, type LocationRecord, type PartRecord } from
 import { locationNotFound, partNotFound } from './errors.js';
 import { partsMethod } from './methods.js';
 import { COST_SCALE, type LocationFields, type LocationView, type Page, type PageRequest, type PartFields, type PartView } from './model.js';
-import { decodePageToken, pageOf, type PageScope } from './page-token.js';
+import { decodePageToken, pageOf, type PageScope } from '../shared/page-token.js';
 import { micros } from './rows.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -178,7 +178,7 @@ export class Catalog {
 
   /** Parts ordered by part number; the page token carries the last part number. */
   listParts(context: CallContext, filter: PartFilter, page: PageRequest): Promise<Page<PartView>> {
-    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts', filter };
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.parts', filter };
     const after = decodePageToken(page.page_token, scope, 1);
     return this.runner.run(
       context,
@@ -233,7 +233,7 @@ export class Catalog {
 
   /** Locations ordered by site, then name; the page token carries both. */
   listLocations(context: CallContext, site: string, page: PageRequest): Promise<Page<LocationView>> {
-    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'locations', filter: { site } };
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.locations', filter: { site } };
     const after = decodePageToken(page.page_token, scope, 2);
     return this.runner.run(
       context,

@@ -20,7 +20,7 @@ export class PartShortageError extends InsufficientStockError {
     available: DecimalValue,
     readonly batch_id?: string,
   ) {
-    super([{ key: part_number, id: part_id, location_id, requested: qty(requested), available: qty(available) }]);
+    super([{ key: part_number, id: part_id, location_id, requested: qty(requested), available: qty(available) }], 'partNumber');
     if (batch_id !== undefined) this.metadata.batchId = batch_id;
   }
 }

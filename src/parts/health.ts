@@ -12,7 +12,7 @@ import type { CallContext } from '../shared/caller.js';
 import { Decimal, type DecimalValue } from '../shared/decimal.js';
 import { LIMITS } from './limits.js';
 import { QTY_SCALE, type Micros, type Page, type PageRequest } from './model.js';
-import { decodePageToken, pageOf, type PageScope } from './page-token.js';
+import { decodePageToken, pageOf, type PageScope } from '../shared/page-token.js';
 import { micros, toMicros } from './rows.js';
 
 export interface HealthExample {
@@ -238,7 +238,7 @@ export class InventoryHealth {
 
   /** Per part and location: ledger sum, layer sum and balance, and layers that disagree with their own movements. */
   reconcile(context: CallContext, filter: ReconcileFilter, page: PageRequest): Promise<Page<ReconcileRow>> {
-    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'reconcile', filter };
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.reconcile', filter };
     const after = decodePageToken(page.page_token, scope, 2);
     return this.runner.run(
       context,

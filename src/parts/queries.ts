@@ -10,7 +10,7 @@ import { Decimal, type DecimalValue } from '../shared/decimal.js';
 import { partNotFound } from './errors.js';
 import { LIMITS } from './limits.js';
 import type { BatchView, Micros, MovementType, MovementView, Page, PageRequest, WorkOrderLineView } from './model.js';
-import { decodePageToken, pageOf, type PageScope } from './page-token.js';
+import { decodePageToken, pageOf, type PageScope } from '../shared/page-token.js';
 import { batchColumns, fromMicros, LINE_COLUMNS, MOVEMENT_COLUMNS, toBatch, toLine, toMovement, type BatchRow, type LineRow, type MovementRow } from './rows.js';
 
 export interface OnHandView {
@@ -75,7 +75,7 @@ export class StockQueries {
 
   /** Balances with their value at layer cost, by part number, site and location name. */
   onHand(context: CallContext, filter: PlaceFilter, page: PageRequest): Promise<Page<OnHandView>> {
-    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'on-hand', filter };
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.on-hand', filter };
     const after = decodePageToken(page.page_token, scope, 3);
     return this.runner.run(
       context,
@@ -125,7 +125,7 @@ export class StockQueries {
 
   /** Layers by part, location, then FIFO order (received date, id). */
   batches(context: CallContext, filter: PlaceFilter & { include_empty: boolean }, page: PageRequest): Promise<Page<BatchView>> {
-    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'batches', filter };
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.batches', filter };
     const after = decodePageToken(page.page_token, scope, 4);
     return this.runner.run(
       context,
@@ -156,7 +156,7 @@ export class StockQueries {
 
   /** The ledger, newest first (descending id). */
   movements(context: CallContext, filter: MovementFilter, page: PageRequest): Promise<Page<MovementView>> {
-    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'movements', filter };
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.movements', filter };
     const after = decodePageToken(page.page_token, scope, 1);
     return this.runner.run(
       context,
@@ -187,7 +187,7 @@ export class StockQueries {
 
   /** Every location of the tenant with its quantity of the part, zero included, by site and name. */
   locationsOnHand(context: CallContext, part_id: string, page: PageRequest): Promise<PartLocationsOnHand> {
-    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'locations-on-hand', filter: { part_id } };
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.locations-on-hand', filter: { part_id } };
     const after = decodePageToken(page.page_token, scope, 2);
     return this.runner.run(
       context,
@@ -225,7 +225,7 @@ export class StockQueries {
 
   /** A work order's lines (paged, oldest first), its exact total cost and net use per part and location. */
   workOrderParts(context: CallContext, work_order_id: string, page: PageRequest): Promise<WorkOrderParts> {
-    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'work-order-lines', filter: { work_order_id } };
+    const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.work-order-lines', filter: { work_order_id } };
     const after = decodePageToken(page.page_token, scope, 1);
     return this.runner.run(
       context,

@@ -108,15 +108,21 @@ export class FailedPreconditionError extends DomainError {
 
 /** Not enough stock for one or more lines; carries every short line with its numbers. */
 export class InsufficientStockError extends FailedPreconditionError {
-  constructor(readonly shortages: readonly Shortage[]) {
+  /**
+   * @param key_name the ErrorInfo metadata key for `Shortage.key` in this
+   *   service's vocabulary: `productId` (inventory) or `partNumber` (parts).
+   */
+  constructor(
+    readonly shortages: readonly Shortage[],
+    key_name: 'productId' | 'partNumber',
+  ) {
     const first = shortages[0];
     const text = shortages.map((s) => `${s.key}: requested ${s.requested}, available ${s.available}`).join('; ');
     // ErrorInfo metadata holds flat strings: the first short line in full and
     // the count; the typed detail carries all of them.
     const metadata: Metadata = { shortCount: String(shortages.length) };
     if (first) {
-      metadata.productId = first.key;
-      metadata.partNumber = first.key;
+      metadata[key_name] = first.key;
       metadata.requested = first.requested;
       metadata.available = first.available;
       if (first.location_id) metadata.locationId = first.location_id;

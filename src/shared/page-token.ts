@@ -1,15 +1,15 @@
 /**
- * Opaque page tokens for the parts lists. A token carries the position after
- * the last row returned and a digest of the tenant, the list and its
- * filters, so it is refused by another tenant or with other filters: it can
- * never widen what a caller sees (RLS would stop that too).
+ * Opaque page tokens for every list RPC of both services. A token carries
+ * the position after the last row returned and a digest of the tenant, the
+ * list and its filters, so it is refused by another tenant or with other
+ * filters: it can never widen what a caller sees (RLS would stop that too).
  */
-import { InvalidArgumentError } from '../shared/errors.js';
-import { fingerprint } from '../shared/idempotency.js';
+import { InvalidArgumentError } from './errors.js';
+import { fingerprint } from './idempotency.js';
 
 export interface PageScope {
   readonly tenant_id: string;
-  /** e.g. `parts`, `movements`. */
+  /** Names the list, e.g. `inventory.items`, `parts.movements`. */
   readonly list: string;
   /** The request's filters (without page size and token). */
   readonly filter: unknown;
@@ -21,7 +21,7 @@ export type Cursor = readonly string[];
 const TOKEN_LENGTH_MAX = 2_048;
 
 function scopeDigest(scope: PageScope): string {
-  return fingerprint(`parts-page:${scope.list}\0${scope.tenant_id}`, scope.filter).subarray(0, 16).toString('base64url');
+  return fingerprint(`page:${scope.list}\0${scope.tenant_id}`, scope.filter).subarray(0, 16).toString('base64url');
 }
 
 export function encodePageToken(scope: PageScope, cursor: Cursor): string {
