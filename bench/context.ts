@@ -4,6 +4,7 @@ import type pg from 'pg';
 import type { Check } from './invariants.js';
 import type { LoadProcess } from './load-process.js';
 import type { Clients } from './load/grpc-client.js';
+import { CpuMeter } from './machine.js';
 import type { RunResult, Target, Workload } from './load/protocol.js';
 import type { BenchOptions } from './options.js';
 import type { ServerProcess } from './server-process.js';
@@ -18,6 +19,8 @@ export const TENANTS = {
 export function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
+
+const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
 
 function processCpuMs(pid: number): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -41,6 +44,7 @@ export class Context {
     readonly tokens: Readonly<Record<string, string>>,
     /** Connections of the server's pool (and of the raw-db pool). */
     readonly pool_max: number,
+    private readonly postmaster_pid: number,
   ) {}
 
   addChecks(checks: readonly Check[]): void {
@@ -56,6 +60,7 @@ export class Context {
     if (measured_service) this.server.resetPeak();
     const server_cpu_before = this.server.cpuMs();
     const client_cpu_before = processCpuMs(this.load.pid);
+    const meter = new CpuMeter({ server: this.server.pid, load: this.load.pid, postmaster: this.postmaster_pid });
     const result = await this.load.run({
       target,
       tenant,
@@ -68,7 +73,7 @@ export class Context {
     const started = Math.max(1, result.started);
     const server_cpu_ms = this.server.cpuMs() - server_cpu_before;
     const client_cpu_ms = processCpuMs(this.load.pid) - client_cpu_before;
-    const extra: Partial<Point> = { client_cpu_ms_per_op: client_cpu_ms / started };
+    const extra: Partial<Point> = { client_cpu_ms_per_op: client_cpu_ms / started, cpu: meter.stop() };
     if (measured_service) {
       const peak = this.server.peakRssMb();
       this.peak_rss_mb = Math.max(this.peak_rss_mb, peak);
@@ -82,7 +87,8 @@ export class Context {
     log(
       `  ${scenario.padEnd(18)} ${target.padEnd(9)} x${String(concurrency).padEnd(3)} ${point.ops_per_second.toFixed(0).padStart(6)} ops/s  p50 ${point.p50_ms.toFixed(2)}  p99 ${point.p99_ms.toFixed(2)} ms` +
         (errors ? `  errors: ${errors}` : '') +
-        (point.exhausted ? '  (pool ran dry)' : ''),
+        (point.exhausted ? '  (pool ran dry)' : '') +
+        `  cpu: server ${pct(point.cpu!.server)} pg ${pct(point.cpu!.postgres)} load ${pct(point.cpu!.load)} other ${pct(point.cpu!.other)} idle ${pct(point.cpu!.idle)}`,
     );
     for (const [code, example] of Object.entries(point.error_examples)) log(`    ${code}: ${example}`);
     return result;

@@ -136,14 +136,18 @@ export function markdown(report: Report): string {
     `Settings: ${report.settings.warmup_s} s warm-up + ${report.settings.measure_s} s measured per point; server pool ${report.settings.pool_max} connections (raw-db the same); closed loop, one grpc-js channel.`,
   );
   lines.push('');
-  lines.push('| scenario | in flight | ops/s | p50 ms | p95 ms | p99 ms | errors | server peak RSS MB | server CPU ms/op | raw-db ops/s | grpc-echo ops/s | composed ceiling | ratio |');
-  lines.push('|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|');
+  lines.push('| scenario | in flight | ops/s | p50 ms | p95 ms | p99 ms | errors | server peak RSS MB | server CPU ms/op | raw-db ops/s | grpc-echo ops/s | composed ceiling | ratio | other CPU |');
+  lines.push('|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const item of report.rows) {
     const service = item.service;
     lines.push(
-      `| ${item.scenario}${service.exhausted ? ' (pool ran dry)' : ''} | ${item.concurrency} | ${fixed(service.ops_per_second)} | ${fixed(service.p50_ms, 2)} | ${fixed(service.p95_ms, 2)} | ${fixed(service.p99_ms, 2)} | ${errorText(service.errors)} | ${fixed(service.server_peak_rss_mb)} | ${fixed(service.server_cpu_ms_per_op, 2)} | ${fixed(item.raw_db_ops_per_second)} | ${fixed(item.grpc_echo_ops_per_second)} | ${fixed(item.composed_ceiling)} | ${percent(item.ratio)} |`,
+      `| ${item.scenario}${service.exhausted ? ' (pool ran dry)' : ''} | ${item.concurrency} | ${fixed(service.ops_per_second)} | ${fixed(service.p50_ms, 2)} | ${fixed(service.p95_ms, 2)} | ${fixed(service.p99_ms, 2)} | ${errorText(service.errors)} | ${fixed(service.server_peak_rss_mb)} | ${fixed(service.server_cpu_ms_per_op, 2)} | ${fixed(item.raw_db_ops_per_second)} | ${fixed(item.grpc_echo_ops_per_second)} | ${fixed(item.composed_ceiling)} | ${percent(item.ratio)} | ${item.service.cpu ? `${(item.service.cpu.other * 100).toFixed(0)}%` : 'n/a'} |`,
     );
   }
+  lines.push('');
+  lines.push(
+    'ops/s and latencies: the service over gRPC, measured in the window after warm-up; errors: failed calls by gRPC code; server CPU: user + system time of the server process per operation; raw-db: the same transactions straight through pg; grpc-echo: Health/Check RPC/s divided by the RPCs per operation; composed ceiling = 1 / (1/raw-db + 1/grpc-echo); ratio = ops/s / composed ceiling; other CPU: share of both cores used by processes outside the benchmark during the point (noise).',
+  );
   lines.push('');
   lines.push('Operations: ' + report.scenarios.map((scenario) => `\`${scenario.name}\` = ${scenario.what}`).join('; ') + '.');
   lines.push('');

@@ -78,7 +78,8 @@ async function main(options: BenchOptions): Promise<number> {
       statement_timeout_ms: config.statement_timeout_ms,
     });
     cleanup.push(() => load.stop());
-    const context = new Context(options, owner, server, load, clients, tokens, pool_max);
+    const postmaster_pid = Number(fs.readFileSync(path.join(database.data_dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const context = new Context(options, owner, server, load, clients, tokens, pool_max, postmaster_pid);
 
     const wants = (name: string) => (options.scenarios as readonly string[]).includes(name);
     if (options.ceilings) await grpcEcho(context);

@@ -1,5 +1,6 @@
 /** Figures of one measured point, from the load process's raw result. */
 import type { RunResult, Target } from './load/protocol.js';
+import type { CpuShares } from './machine.js';
 
 export interface Point {
   readonly scenario: string;
@@ -22,6 +23,8 @@ export interface Point {
   readonly client_cpu_ms_per_op?: number;
   /** A FIFO pool ran dry before the window ended; the window was shortened. */
   readonly exhausted: boolean;
+  /** Shares of both cores over the whole point: server, PostgreSQL, load process, anything else, idle. */
+  readonly cpu?: CpuShares;
 }
 
 /** Nearest-rank percentile of ascending values. */
