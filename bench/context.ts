@@ -88,7 +88,7 @@ export class Context {
       `  ${scenario.padEnd(18)} ${target.padEnd(9)} x${String(concurrency).padEnd(3)} ${point.ops_per_second.toFixed(0).padStart(6)} ops/s  p50 ${point.p50_ms.toFixed(2)}  p99 ${point.p99_ms.toFixed(2)} ms` +
         (errors ? `  errors: ${errors}` : '') +
         (point.exhausted ? '  (pool ran dry)' : '') +
-        `  cpu: server ${pct(point.cpu!.server)} pg ${pct(point.cpu!.postgres)} load ${pct(point.cpu!.load)} other ${pct(point.cpu!.other)} idle ${pct(point.cpu!.idle)}`,
+        `  cpu: server ${pct(point.cpu!.server)} pg ${pct(point.cpu!.postgres)} load ${pct(point.cpu!.load)} other ${pct(point.cpu!.other)} steal ${pct(point.cpu!.steal)} idle ${pct(point.cpu!.idle)}`,
     );
     for (const [code, example] of Object.entries(point.error_examples)) log(`    ${code}: ${example}`);
     return result;

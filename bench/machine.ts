@@ -8,13 +8,15 @@ import fs from 'node:fs';
 
 const TICKS_PER_SECOND = 100;
 
-/** Busy and total jiffies of all CPUs. */
-function machineTicks(): { busy: number; total: number } {
+/** Busy, stolen and total jiffies of all CPUs. */
+function machineTicks(): { busy: number; steal: number; total: number } {
   const [line] = fs.readFileSync('/proc/stat', 'utf8').split('\n');
-  const values = line.split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
+  const values = line.split(/\s+/).slice(1, 9).map(Number);
   const idle = values[3] + (values[4] ?? 0);
+  const steal = values[7] ?? 0;
   const total = values.reduce((sum, value) => sum + value, 0);
-  return { busy: total - idle, total };
+  return { busy: total - idle - steal, steal, total };
 }
 
 function processTicks(pid: number): number {
@@ -47,6 +49,8 @@ export interface CpuShares {
   readonly postgres: number;
   readonly load: number;
   readonly other: number;
+  /** Time the hypervisor gave our virtual CPUs to someone else. */
+  readonly steal: number;
   readonly idle: number;
 }
 
@@ -74,6 +78,7 @@ export class CpuMeter {
     const machine = machineTicks();
     const total = Math.max(1, machine.total - this.machine.total);
     const busy = machine.busy - this.machine.busy;
+    const steal = machine.steal - this.machine.steal;
     const server = processTicks(this.pids.server) - this.start.get('server')!;
     const load = processTicks(this.pids.load) - this.start.get('load')!;
     // Per process, so that a backend opening or closing during the interval counts
@@ -81,7 +86,7 @@ export class CpuMeter {
     let postgres = 0;
     for (const [pid, ticks] of this.postgresTicks()) postgres += ticks - (this.postgres_start.get(pid) ?? 0);
     const other = Math.max(0, busy - server - load - postgres);
-    return { server: server / total, postgres: postgres / total, load: load / total, other: other / total, idle: (total - busy) / total };
+    return { server: server / total, postgres: postgres / total, load: load / total, other: other / total, steal: steal / total, idle: (total - busy - steal) / total };
   }
 }
 

@@ -50,7 +50,7 @@ export function buildRows(scenarios: readonly ScenarioInfo[], points: readonly P
   for (const scenario of scenarios) {
     for (const service of points.filter((point) => point.scenario === scenario.name && point.target === 'service')) {
       const raw = points.find((point) => point.scenario === scenario.name && point.target === 'raw-db' && point.concurrency === service.concurrency);
-      const echo = points.find((point) => point.target === 'grpc-echo' && point.concurrency === service.concurrency);
+      const echo = points.find((point) => point.scenario === scenario.name && point.target === 'grpc-echo' && point.concurrency === service.concurrency);
       const raw_db_ops_per_second = raw?.ops_per_second;
       const grpc_echo_ops_per_second = echo ? echo.ops_per_second / scenario.rpcs_per_op : undefined;
       const ceiling = composed(raw_db_ops_per_second, grpc_echo_ops_per_second);

@@ -20,6 +20,7 @@ const AVAILABILITY_LINES = 5;
 const FIFO_QTY = 5;
 
 export const SCENARIO_INFO: Record<string, ScenarioInfo> = {
+  'grpc-echo': { name: 'grpc-echo', what: 'grpc.health.v1.Health/Check alone (1 RPC)', rpcs_per_op: 1 },
   'reserve-spread': { name: 'reserve-spread', what: 'Reserve then CommitOutbound of 1 unit of a random one of 10,000 products (2 RPCs, 2 transactions)', rpcs_per_op: 2 },
   'reserve-hot': { name: 'reserve-hot', what: 'Reserve of 1 unit of one product (1 RPC)', rpcs_per_op: 1 },
   'check-availability': { name: 'check-availability', what: 'CheckAvailability of 5 random products (1 RPC, read-only)', rpcs_per_op: 1 },
@@ -27,15 +28,18 @@ export const SCENARIO_INFO: Record<string, ScenarioInfo> = {
   'fifo-issue-10k': { name: 'fifo-issue-10k', what: 'the same with 10,000 layers stored per part, most of them used up (1 RPC)', rpcs_per_op: 1 },
 };
 
+/**
+ * The ceilings are measured right before the service at the same
+ * concurrency, so that all three see the machine in the same state: over a
+ * run of minutes a shared machine's speed drifts by tens of percent.
+ */
 function targets(context: Context): Target[] {
-  return context.options.ceilings ? ['raw-db', 'service'] : ['service'];
+  return context.options.ceilings ? ['raw-db', 'grpc-echo', 'service'] : ['service'];
 }
 
-export async function grpcEcho(context: Context): Promise<void> {
-  log('grpc-echo ceiling: grpc.health.v1.Health/Check');
-  for (const concurrency of context.options.concurrency) {
-    await context.measure('grpc-echo', 'grpc-echo', concurrency, TENANTS.inventory, { kind: 'echo' }, `echo-${concurrency}`);
-  }
+/** The grpc-echo ceiling of one point: grpc.health.v1.Health/Check, same client, same concurrency. */
+function echo(context: Context, scenario: string, concurrency: number) {
+  return context.measure(scenario, 'grpc-echo', concurrency, TENANTS.inventory, { kind: 'echo' }, `echo-${scenario}-${concurrency}`);
 }
 
 export async function reserveSpread(context: Context, product_ids: readonly string[]): Promise<void> {
@@ -43,6 +47,10 @@ export async function reserveSpread(context: Context, product_ids: readonly stri
   const calls = { Reserve: 0, CommitOutbound: 0 };
   for (const concurrency of context.options.concurrency) {
     for (const target of targets(context)) {
+      if (target === 'grpc-echo') {
+        await echo(context, 'reserve-spread', concurrency);
+        continue;
+      }
       const result = await context.measure('reserve-spread', target, concurrency, TENANTS.inventory, { kind: 'reserve-spread', product_ids }, `spread-${target}-${concurrency}`);
       calls.Reserve += result.calls_ok.Reserve ?? 0;
       calls.CommitOutbound += result.calls_ok.CommitOutbound ?? 0;
@@ -52,6 +60,14 @@ export async function reserveSpread(context: Context, product_ids: readonly stri
     ...(await inventoryLedger(context.owner, 'reserve-spread', TENANTS.inventory)),
     ...(await spreadMatchesClients(context.owner, 'reserve-spread', TENANTS.inventory, 'spread-', calls.Reserve, calls.CommitOutbound)),
   ]);
+}
+
+/** The trivial RPC on its own, as if it were the service (for profiling the server stack). */
+export async function echoOnly(context: Context): Promise<void> {
+  log('grpc-echo alone');
+  for (const concurrency of context.options.concurrency) {
+    await context.measure('grpc-echo', 'service', concurrency, TENANTS.inventory, { kind: 'echo' }, `echo-alone-${concurrency}`);
+  }
 }
 
 /** A product created and stocked through the API, as an operator would. */
@@ -65,6 +81,10 @@ export async function reserveHot(context: Context): Promise<void> {
   log('reserve-hot');
   for (const concurrency of context.options.concurrency) {
     for (const target of targets(context)) {
+      if (target === 'grpc-echo') {
+        await echo(context, 'reserve-hot', concurrency);
+        continue;
+      }
       const product_id = `HOT-${target}-${concurrency}`;
       await stockedProduct(context, product_id, HOT_STOCK);
       const result = await context.measure('reserve-hot', target, concurrency, TENANTS.inventory, { kind: 'reserve-hot', product_id }, `hot-${target}-${concurrency}`);
@@ -122,6 +142,10 @@ export async function checkAvailability(context: Context, product_ids: readonly 
   const before = await inventorySnapshot(context.owner, TENANTS.inventory);
   for (const concurrency of context.options.concurrency) {
     for (const target of targets(context)) {
+      if (target === 'grpc-echo') {
+        await echo(context, 'check-availability', concurrency);
+        continue;
+      }
       await context.measure(
         'check-availability',
         target,
@@ -152,6 +176,10 @@ export async function fifoIssue(context: Context, scenario: 'fifo-issue-10' | 'f
   let issued = 0;
   for (const concurrency of context.options.concurrency) {
     for (const target of targets(context)) {
+      if (target === 'grpc-echo') {
+        await echo(context, scenario, concurrency);
+        continue;
+      }
       // Enough layers for the fastest this target could go: more in flight than last time rarely gives more than 3x.
       const last = seen[target];
       const growth = last === undefined ? 1 : Math.min(3, Math.max(1.3, concurrency / last.concurrency));

@@ -17,21 +17,42 @@ import pg from 'pg';
 
 export const SEED_SUBJECT = 'bench-seed';
 
-/** Creates `count` products P00001… with `on_hand` units each and their INBOUND movements. */
-export async function seedProducts(client: pg.Client, tenant: string, count: number, on_hand: number): Promise<string[]> {
+/**
+ * Creates `count` products P00001… that received `on_hand` units each
+ * (INBOUND) and then shipped `past_orders` orders of one unit each (a fully
+ * committed reservation and its OUTBOUND movement), so the order tables
+ * start with history and statistics, as a store in business has: a plan
+ * made on an empty table (a sequential scan) would otherwise stay cached in
+ * every prepared statement.
+ */
+export async function seedProducts(client: pg.Client, tenant: string, count: number, on_hand: number, past_orders: number): Promise<string[]> {
   await client.query('begin');
   const { rows } = await client.query<{ product_id: string; id: string }>(
     `insert into inventory_items (tenant_id, product_id, sku, name, on_hand)
-     select $1, 'P' || lpad(g::text, 5, '0'), 'SKU-' || g, 'Bench product ' || g, $2::bigint
+     select $1, 'P' || lpad(g::text, 5, '0'), 'SKU-' || g, 'Bench product ' || g, $2::bigint - $4::bigint
      from generate_series(1, $3::int) g
      returning product_id, id`,
-    [tenant, on_hand, count],
+    [tenant, on_hand, count, past_orders],
+  );
+  const item_ids = rows.map((row) => row.id);
+  await client.query(
+    `insert into inventory_movements (tenant_id, item_id, type, quantity, on_hand_after, reference, notes, created_by)
+     select $1, id, 'INBOUND', $3::bigint, $3::bigint, 'bench-seed', '', $4
+     from unnest($2::uuid[]) as i(id)`,
+    [tenant, item_ids, on_hand, SEED_SUBJECT],
+  );
+  await client.query(
+    `insert into inventory_reservations (tenant_id, reference, item_id, held, committed)
+     select $1, 'HISTORY-' || k || '-' || i.ord, i.id, 0, 1
+     from unnest($2::uuid[]) with ordinality as i(id, ord) cross join generate_series(1, $3::int) k`,
+    [tenant, item_ids, past_orders],
   );
   await client.query(
     `insert into inventory_movements (tenant_id, item_id, type, quantity, on_hand_after, reference, notes, created_by)
-     select tenant_id, id, 'INBOUND', on_hand, on_hand, 'bench-seed', '', $2
-     from inventory_items where tenant_id = $1 and id = any($3::uuid[])`,
-    [tenant, SEED_SUBJECT, rows.map((row) => row.id)],
+     select $1, i.id, 'OUTBOUND', -1, $4::bigint - k, 'HISTORY-' || k || '-' || i.ord, '', $5
+     from unnest($2::uuid[]) with ordinality as i(id, ord) cross join generate_series(1, $3::int) k
+     order by k, i.ord`,
+    [tenant, item_ids, past_orders, on_hand, SEED_SUBJECT],
   );
   await client.query('commit');
   return rows.map((row) => row.product_id);
