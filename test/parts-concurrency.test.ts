@@ -6,7 +6,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
-import { call, errorDetails, expectError, startStockroom, uniqueTenant, type TestStockroom } from './support/harness.js';
+import { newTenant, errorDetails, expectError, startStockroom, type TenantCall, type TestStockroom } from './support/harness.js';
 
 const SERVICE = 'stockroom.parts.v1.PartsService';
 
@@ -22,12 +22,8 @@ afterAll(async () => {
   await stockroom?.close();
 });
 
-type Call = (method: string, request: object) => Promise<any>;
-
 async function store(prefix: string) {
-  const tenant = uniqueTenant(prefix);
-  const token = await stockroom.token({ tenant, roles: ['admin'], sub: 'carol' });
-  const parts: Call = (method, request) => call(client, method, request, token);
+  const { tenant, token, call: parts } = await newTenant(stockroom, client, prefix, { sub: 'carol' });
   const { part } = await parts('CreatePart', { part: { partNumber: 'P-CONC', name: 'Fuse 10A' } });
   const { location: a } = await parts('CreateLocation', { location: { site: 'MAIN', name: 'A' } });
   const { location: b } = await parts('CreateLocation', { location: { site: 'MAIN', name: 'B' } });
@@ -39,7 +35,7 @@ function day(day: number) {
 }
 
 /** Every movement of the part, oldest first, across pages. */
-async function ledger(parts: Call, part_id: string): Promise<any[]> {
+async function ledger(parts: TenantCall, part_id: string): Promise<any[]> {
   const all: any[] = [];
   let pageToken = '';
   do {

@@ -5,7 +5,7 @@
  * database itself refuses ledger edits and negative quantities.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { call, rawQuery, startStockroom, uniqueTenant, type TestStockroom } from './support/harness.js';
+import { newTenant, rawQuery, startStockroom, type TestStockroom } from './support/harness.js';
 
 const SERVICE = 'stockroom.parts.v1.PartsService';
 
@@ -21,13 +21,9 @@ afterAll(async () => {
   await stockroom?.close();
 });
 
-type Call = (method: string, request: object) => Promise<any>;
-
 /** A tenant with one part in two layers at one location (5 at 1.00 on Mar 1, 5 at 2.00 on Mar 2), 1 issued to WO-1. */
 async function stocked(prefix: string) {
-  const tenant = uniqueTenant(prefix);
-  const token = await stockroom.token({ tenant, roles: ['admin'], sub: 'erin' });
-  const parts: Call = (method, request) => call(client, method, request, token);
+  const { tenant, token, call: parts } = await newTenant(stockroom, client, prefix, { sub: 'erin' });
   const { part } = await parts('CreatePart', { part: { partNumber: 'P-INT', name: 'Gasket' } });
   const { location } = await parts('CreateLocation', { location: { site: 'PLANT', name: 'Crib' } });
   const date = (day: number) => ({ seconds: String(Date.UTC(2024, 2, day) / 1000), nanos: 0 });

@@ -5,7 +5,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
-import { call, expectError, rawQuery, startStockroom, uniqueTenant, type TestStockroom } from './support/harness.js';
+import { call, expectError, rawQuery, startStockroom, uniqueTenant, type TestStockroom, type TenantCall } from './support/harness.js';
 
 const SERVICE = 'stockroom.parts.v1.PartsService';
 
@@ -21,9 +21,8 @@ afterAll(async () => {
   await stockroom?.close();
 });
 
-type Call = (method: string, request: object) => Promise<any>;
 
-async function as(tenant: string, sub: string, role: 'viewer' | 'operator' | 'admin' = 'admin'): Promise<Call> {
+async function as(tenant: string, sub: string, role: 'viewer' | 'operator' | 'admin' = 'admin'): Promise<TenantCall> {
   const token = await stockroom.token({ tenant, roles: [role], sub });
   return (method, request) => call(client, method, request, token);
 }

@@ -7,7 +7,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { InsufficientStockDetailSchema, ReturnExceedsIssuedDetailSchema } from '../gen/stockroom/parts/v1/error_details_pb.js';
-import { call, expectError, rawQuery, startStockroom, uniqueTenant, type TestStockroom } from './support/harness.js';
+import { newTenant, expectError, rawQuery, startStockroom, type TenantCall, type TestStockroom } from './support/harness.js';
 
 const SERVICE = 'stockroom.parts.v1.PartsService';
 const DETAILS = [InsufficientStockDetailSchema, ReturnExceedsIssuedDetailSchema];
@@ -24,13 +24,9 @@ afterAll(async () => {
   await stockroom?.close();
 });
 
-type Call = (method: string, request: object) => Promise<any>;
-
 /** A fresh tenant with an admin token, one part and two locations. */
 async function store(prefix: string, part_number = 'P001') {
-  const tenant = uniqueTenant(prefix);
-  const token = await stockroom.token({ tenant, roles: ['admin'], sub: 'alice' });
-  const parts: Call = (method, request) => call(client, method, request, token);
+  const { tenant, token, call: parts } = await newTenant(stockroom, client, prefix, { sub: 'alice' });
   const { part } = await parts('CreatePart', { part: { partNumber: part_number, name: 'Bearing 6204', make: 'SKF', category: 'bearings' } });
   const { location: a } = await parts('CreateLocation', { location: { site: 'MAIN', name: 'Store A' } });
   const { location: b } = await parts('CreateLocation', { location: { site: 'MAIN', name: 'Store B' } });
@@ -42,7 +38,7 @@ function day(day: number, micros = 0) {
   return { seconds: String(Date.UTC(2024, 0, day, 12) / 1000), nanos: micros * 1000 };
 }
 
-function receive(parts: Call, part_id: string, location_id: string, qty: string, unit_cost: string, received_date?: object) {
+function receive(parts: TenantCall, part_id: string, location_id: string, qty: string, unit_cost: string, received_date?: object) {
   return parts('ReceiveParts', { partId: part_id, locationId: location_id, qty, unitCost: unit_cost, receivedDate: received_date });
 }
 

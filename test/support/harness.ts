@@ -217,6 +217,21 @@ export async function rawQuery<Row = Record<string, unknown>>(
   }
 }
 
+/** Calls of one service as one caller: `(method, request) => response`. */
+export type TenantCall = (method: string, request: object) => Promise<any>;
+
+/** A fresh tenant and a caller of `client` bound to it (admin unless roles are given). */
+export async function newTenant(
+  stockroom: TestStockroom,
+  client: grpc.Client,
+  prefix: string,
+  options: { roles?: readonly Role[]; sub?: string } = {},
+): Promise<{ tenant: string; token: string; call: TenantCall }> {
+  const tenant = uniqueTenant(prefix);
+  const token = await stockroom.token({ tenant, roles: options.roles ?? ['admin'], sub: options.sub });
+  return { tenant, token, call: (method, request) => call(client, method, request, token) };
+}
+
 /** A tenant name no other test uses. */
 export function uniqueTenant(prefix: string): string {
   return `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
