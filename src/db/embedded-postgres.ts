@@ -88,7 +88,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     user: SUPERUSER,
     password: SUPERUSER_PASSWORD,
     persistent: true,
-    createPostgresUser: true,
+    // PostgreSQL refuses to run as root; only then does the package create and
+    // use a `postgres` user (as anyone else it would try, and fail, to create one).
+    createPostgresUser: process.getuid?.() === 0,
     // Machines often have only the C locales; initdb's default en_US fails there.
     initdbFlags: ['--lc-messages=C', '--locale=C.UTF-8', '--encoding=UTF8'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
