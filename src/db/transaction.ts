@@ -58,7 +58,8 @@ export interface TransactionLimits {
 /** Cancels whatever the backend with this pid is running (pg_cancel_backend), from another connection. */
 export type CancelBackend = (backend_pid: number) => Promise<void>;
 
-const SET_TRANSACTION_CONTEXT = sql(
+/** Exported for the benchmark's raw-db ceiling, which sends the same statements. */
+export const SET_TRANSACTION_CONTEXT = sql(
   'stockroom_set_transaction_context',
   `select set_config('stockroom.tenant_id', $1, true),
           set_config('lock_timeout', $2, true),

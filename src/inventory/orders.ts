@@ -14,7 +14,7 @@ import { LIMITS } from './limits.js';
 import { mergeLines } from './lines.js';
 import type { AvailabilityResult, OrderLine, OrderResult, ReservationLineView } from './model.js';
 import { toBigInt, toItem, toLine, toMovement, type ItemRow } from './rows.js';
-import { stockRepository as repository, type CommitRow, type ItemQuantities, type LineRow } from './stock-repository.js';
+import { stockRepository as repository, type CommitRow, type ItemQuantities, type LineRow, type ReserveRow } from './stock-repository.js';
 import { inventoryMethod } from './methods.js';
 
 export interface OrderInput {
@@ -93,6 +93,21 @@ async function exceeded(tx: Tx, reference: string, merged: readonly OrderLine[],
   return new ReservationExceededError(reference, lines);
 }
 
+/** The result of a written reserve, unless the reference would hold too many products. */
+function reserved(reference: string, merged: readonly OrderLine[], rows: readonly ReserveRow[]): OrderResult {
+  const products = Number(rows[0]?.other_products ?? 0) + merged.length;
+  if (products > LIMITS.products_per_reference) {
+    // Thrown after the write on purpose: the transaction rolls back, and
+    // the count came from the same statement at no extra round trip.
+    throw new FailedPreconditionError(
+      `reference "${reference}" would hold ${products} products; at most ${LIMITS.products_per_reference} are allowed`,
+      'RESERVATION_PRODUCT_LIMIT_EXCEEDED',
+      { reference, products: String(products), limit: String(LIMITS.products_per_reference) },
+    );
+  }
+  return orderResult(reference, inRequestOrder(merged, rows));
+}
+
 export class OrderFlow {
   constructor(
     private readonly runner: TransactionRunner,
@@ -126,6 +141,11 @@ export class OrderFlow {
     return this.runner.run(context, (tx) =>
       this.idempotency.run(tx, { method: inventoryMethod('Reserve'), key: idempotency_key, input }, async () => {
         const merged = mergeLines(input.lines);
+        if (merged.length === 1) {
+          // The common order of one product: lock, check and write in one round trip.
+          const row = await repository.reserveOne(tx, input.reference, merged[0]);
+          if (row) return reserved(input.reference, merged, [row]);
+        }
         const items = await lockLines(tx, input.lines, merged);
         const shortages: Shortage[] = [];
         for (const line of merged) {
@@ -136,18 +156,7 @@ export class OrderFlow {
           }
         }
         if (shortages.length > 0) throw new InsufficientStockError(shortages, 'productId');
-        const rows = await repository.applyReserve(tx, input.reference, inLockOrder(merged, items));
-        const products = Number(rows[0]?.other_products ?? 0) + merged.length;
-        if (products > LIMITS.products_per_reference) {
-          // Thrown after the write on purpose: the transaction rolls back, and
-          // the count came from the same statement at no extra round trip.
-          throw new FailedPreconditionError(
-            `reference "${input.reference}" would hold ${products} products; at most ${LIMITS.products_per_reference} are allowed`,
-            'RESERVATION_PRODUCT_LIMIT_EXCEEDED',
-            { reference: input.reference, products: String(products), limit: String(LIMITS.products_per_reference) },
-          );
-        }
-        return orderResult(input.reference, inRequestOrder(merged, rows));
+        return reserved(input.reference, merged, await repository.applyReserve(tx, input.reference, inLockOrder(merged, items)));
       }),
     );
   }

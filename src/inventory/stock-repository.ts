@@ -12,13 +12,17 @@
  * Single-product changes (inbound, adjust, return, damage) lock, check and
  * write in one statement: the UPDATE's WHERE re-checks the row after any
  * lock wait, and the ledger insert sits in the same statement.
+ *
+ * The order flow's statements are exported for the benchmark's raw-db
+ * ceiling (bench/load/raw-db.ts), which runs this very SQL without the
+ * service around it.
  */
 import { sql, type Tx } from '../db/transaction.js';
 import { LIMITS } from './limits.js';
 import type { MovementType } from './model.js';
 import { ITEM_COLUMNS, type HoldRow, type ItemRow, type MovementRow } from './rows.js';
 
-const LOCK_ITEMS_BY_PRODUCT = sql(
+export const LOCK_ITEMS_BY_PRODUCT = sql(
   'inventory_lock_items_by_product',
   `select ${ITEM_COLUMNS} from inventory_items i
    where i.tenant_id = $1 and i.product_id = any($2::text[])
@@ -58,7 +62,7 @@ const RESERVATION_LINES = sql(
    limit $3`,
 );
 
-const READ_AVAILABILITY = sql(
+export const READ_AVAILABILITY = sql(
   'inventory_read_availability',
   `select i.id, i.product_id, i.on_hand, i.reserved from inventory_items i
    where i.tenant_id = $1 and i.product_id = any($2::text[])`,
@@ -73,7 +77,7 @@ const LINE_RESULT = `${ITEM_COLUMNS.replaceAll('i.', 'c.')},
   l.item_id, l.held, l.committed, l.released, l.created_at as line_created_at, l.updated_at as line_updated_at`;
 
 // $2 item ids, $3 quantities (both in lock order), $4 reference.
-const APPLY_RESERVE = sql(
+export const APPLY_RESERVE = sql(
   'inventory_apply_reserve',
   `with request as (
      select * from unnest($2::uuid[], $3::bigint[]) as u(item_id, quantity)
@@ -91,6 +95,34 @@ const APPLY_RESERVE = sql(
    select ${LINE_RESULT},
      (select count(*) from inventory_reservations o
       where o.tenant_id = $1 and o.reference = $4 and o.item_id <> all($2::uuid[])) as other_products
+   from c join l on l.item_id = c.id`,
+);
+
+/**
+ * Reserve of a single product in one statement: the UPDATE takes the row
+ * lock, re-checks availability on the last committed row after any wait,
+ * and the hold is written in the same statement. A flash sale's hot row is
+ * thus held for one statement and the commit. No row back: the product is
+ * unknown or short (the caller then takes the general path, which names why
+ * under the lock). With one row, lock order cannot matter.
+ * $2 product, $3 quantity, $4 reference.
+ */
+export const RESERVE_ONE = sql(
+  'inventory_reserve_one',
+  `with c as (
+     update inventory_items i set reserved = i.reserved + $3::bigint, updated_at = now()
+     where i.tenant_id = $1 and i.product_id = $2 and i.on_hand - i.reserved >= $3::bigint
+     returning ${ITEM_COLUMNS}
+   ), l as (
+     insert into inventory_reservations as h (tenant_id, reference, item_id, held)
+     select $1, $4, c.id, $3::bigint from c
+     on conflict (tenant_id, reference, item_id) do update
+       set held = h.held + excluded.held, updated_at = now()
+     returning h.item_id, h.held, h.committed, h.released, h.created_at, h.updated_at
+   )
+   select ${LINE_RESULT},
+     (select count(*) from inventory_reservations o
+      where o.tenant_id = $1 and o.reference = $4 and o.item_id <> c.id) as other_products
    from c join l on l.item_id = c.id`,
 );
 
@@ -117,7 +149,7 @@ const APPLY_RELEASE = sql(
 );
 
 // $5 notes, $6 author of the movements.
-const APPLY_COMMIT = sql(
+export const APPLY_COMMIT = sql(
   'inventory_apply_commit',
   `with request as (
      select * from unnest($2::uuid[], $3::bigint[]) as u(item_id, quantity)
@@ -217,6 +249,12 @@ export const stockRepository = {
 
   async readBalance(tx: Tx, product_id: string): Promise<Balance | undefined> {
     const [row] = await tx.query<Balance>(READ_BALANCE, [tx.caller.tenant_id, product_id]);
+    return row;
+  },
+
+  /** Reserves one product if it has the units (see RESERVE_ONE); undefined if unknown or short. */
+  async reserveOne(tx: Tx, reference: string, line: { product_id: string; quantity: bigint }): Promise<ReserveRow | undefined> {
+    const [row] = await tx.query<ReserveRow>(RESERVE_ONE, [tx.caller.tenant_id, line.product_id, String(line.quantity), reference]);
     return row;
   },
 
