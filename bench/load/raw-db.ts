@@ -16,7 +16,7 @@ import {
   FIFO_NEXT,
   LOCK_ITEMS_BY_PRODUCT,
   READ_AVAILABILITY,
-  READ_HOLDS,
+  RESERVE_ONE,
   SET_TRANSACTION_CONTEXT,
   type RawStatement,
 } from './raw-statements.js';
@@ -93,9 +93,18 @@ export class RawDb {
     }
   }
 
-  /** Reserve: lock the items in id order, check what is available, hold the units. */
+  /**
+   * Reserve as the service does it: one product in one statement (lock,
+   * check, write); otherwise, or when that one found too little, lock the
+   * items in id order, check what is available, hold the units.
+   */
   reserve(tenant: string, reference: string, lines: readonly OrderLine[]): Promise<void> {
     return this.transaction(tenant, false, async (run) => {
+      if (lines.length === 1) {
+        const [line] = lines;
+        const written = await run(RESERVE_ONE, [tenant, line.product_id, String(line.quantity), reference]);
+        if (written.length === 1) return;
+      }
       const items = await run<ItemRow>(LOCK_ITEMS_BY_PRODUCT, [tenant, lines.map((line) => line.product_id)]);
       const by_product = new Map(items.map((item) => [item.product_id, item]));
       for (const line of lines) {
@@ -109,21 +118,15 @@ export class RawDb {
     });
   }
 
-  /** CommitOutbound: lock the items, check the reference's holds, ship with one movement per product. */
+  /** CommitOutbound: lock the items, then ship what the reference holds (checked in the statement), one movement per product. */
   commitOutbound(tenant: string, reference: string, lines: readonly OrderLine[], subject: string): Promise<void> {
     return this.transaction(tenant, false, async (run) => {
       const items = await run<ItemRow>(LOCK_ITEMS_BY_PRODUCT, [tenant, lines.map((line) => line.product_id)]);
       const by_product = new Map(items.map((item) => [item.product_id, item]));
-      const holds = await run<{ item_id: string; held: string }>(READ_HOLDS, [tenant, reference, items.map((item) => item.id)]);
-      const held = new Map(holds.map((hold) => [hold.item_id, BigInt(hold.held)]));
-      for (const line of lines) {
-        const item = by_product.get(line.product_id);
-        if (!item) throw new Refusal('NOT_FOUND', `no product ${line.product_id}`);
-        if (line.quantity > (held.get(item.id) ?? 0n)) throw new Refusal('FAILED_PRECONDITION', 'reservation exceeded');
-      }
+      for (const line of lines) if (!by_product.has(line.product_id)) throw new Refusal('NOT_FOUND', `no product ${line.product_id}`);
       const change = inLockOrder(lines, by_product);
       const rows = await run(APPLY_COMMIT, [tenant, change.ids, change.quantities, reference, '', subject]);
-      if (rows.length !== lines.length) throw new Error('commit wrote fewer lines than asked');
+      if (rows.length !== lines.length) throw new Refusal('FAILED_PRECONDITION', 'reservation exceeded');
     });
   }
 
