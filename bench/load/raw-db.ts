@@ -17,7 +17,7 @@ import {
   LOCK_ITEMS_BY_PRODUCT,
   READ_AVAILABILITY,
   RESERVE_ONE,
-  SET_TRANSACTION_CONTEXT,
+  beginStatement,
   type RawStatement,
 } from './raw-statements.js';
 
@@ -58,13 +58,13 @@ const LAYERS_PER_OPERATION_MAX = 10_000;
 
 export class RawDb {
   private readonly pool: pg.Pool;
-  private readonly timeouts: [string, string];
+  private readonly limits: { lock_timeout_ms: number; statement_timeout_ms: number };
 
   constructor(url: string, pool_max: number, lock_timeout_ms: number, statement_timeout_ms: number) {
     this.pool = new pg.Pool({ connectionString: url, max: pool_max, idleTimeoutMillis: 30_000 });
     // Once per physical connection, as the service does (src/db/orm.ts).
     this.pool.on('connect', (client) => void client.query('set role stockroom_app'));
-    this.timeouts = [`${lock_timeout_ms}ms`, `${statement_timeout_ms}ms`];
+    this.limits = { lock_timeout_ms, statement_timeout_ms };
   }
 
   close(): Promise<void> {
@@ -76,8 +76,8 @@ export class RawDb {
     const run: Runner = async <Row>(statement: RawStatement, values: unknown[]) =>
       (await client.query<Row & pg.QueryResultRow>({ name: statement.name, text: statement.text, values })).rows;
     try {
-      await client.query(read_only ? 'start transaction read only' : 'begin');
-      await run(SET_TRANSACTION_CONTEXT, [tenant, ...this.timeouts]);
+      // BEGIN with the tenant and timeouts in one round trip, as the service does.
+      await client.query(beginStatement(tenant, this.limits, read_only));
       const result = await work(run);
       await client.query('commit');
       client.release();
