@@ -167,8 +167,8 @@ export async function checkAvailability(context: Context, product_ids: readonly 
   ]);
 }
 
-/** Operations per second to provision for, before anything was measured. */
-const FIRST_GUESS_OPS_PER_SECOND: Record<Target, number> = { 'raw-db': 1_500, service: 1_000, 'grpc-echo': 0 };
+/** Operations per second to provision for at the first concurrency (one in flight), about twice what this machine does. */
+const FIRST_GUESS_OPS_PER_SECOND: Record<Target, number> = { 'raw-db': 1_000, service: 600, 'grpc-echo': 0 };
 
 export async function fifoIssue(context: Context, scenario: 'fifo-issue-10' | 'fifo-issue-10k', pool: FifoPool): Promise<void> {
   log(`${scenario}: ${pool.shape.layers} layers stored per part, ${pool.shape.used_up} used up, ${FIFO_QTY} taken per issue`);
@@ -180,9 +180,11 @@ export async function fifoIssue(context: Context, scenario: 'fifo-issue-10' | 'f
         await echo(context, scenario, concurrency);
         continue;
       }
-      // Enough layers for the fastest this target could go: more in flight than last time rarely gives more than 3x.
+      // Enough layers for the fastest this target could go: going from 1 to
+      // more in flight gives up to 3x, going further on two cores much less.
+      // A pool that runs dry anyway shortens the window, and the table says so.
       const last = seen[target];
-      const growth = last === undefined ? 1 : Math.min(3, Math.max(1.3, concurrency / last.concurrency));
+      const growth = last === undefined ? 1 : last.concurrency === 1 ? 3 : 1.5;
       const guess = Math.max(FIRST_GUESS_OPS_PER_SECOND[target], (last?.ops_per_second ?? 0) * growth);
       const calls = Math.ceil((guess * (context.options.warmup_ms + context.options.measure_ms)) / 1000) + concurrency;
       // Twice as many places as transactions can be open at once, so that they rarely wait for each other's balance lock.
