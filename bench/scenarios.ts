@@ -185,7 +185,8 @@ export async function fifoIssue(context: Context, scenario: 'fifo-issue-10' | 'f
       // A pool that runs dry anyway shortens the window, and the table says so.
       const last = seen[target];
       const growth = last === undefined ? 1 : last.concurrency === 1 ? 3 : 1.5;
-      const guess = Math.max(FIRST_GUESS_OPS_PER_SECOND[target], (last?.ops_per_second ?? 0) * growth);
+      const first_guess = FIRST_GUESS_OPS_PER_SECOND[target] * (concurrency === 1 ? 1 : 3);
+      const guess = Math.max(first_guess, (last?.ops_per_second ?? 0) * growth);
       const calls = Math.ceil((guess * (context.options.warmup_ms + context.options.measure_ms)) / 1000) + concurrency;
       // Twice as many places as transactions can be open at once, so that they rarely wait for each other's balance lock.
       const lease = await pool.lease(calls, context.options.quick ? 4 : Math.max(4, 2 * Math.min(concurrency, context.pool_max)));
