@@ -95,6 +95,7 @@ async function main(options: BenchOptions): Promise<number> {
       await fifoIssue(context, 'fifo-issue-10k', new FifoPool(owner, TENANTS.fifo_10k, { layers: 10_000, used_up: 7_500 }, 5, 4));
     }
 
+    log(`vacuumed the updated tables before each point: ${context.vacuum_seconds.toFixed(1)} s in all (not timed)`);
     const postgres_version = (await owner.query<{ server_version: string }>('show server_version')).rows[0].server_version;
     await stopAll();
     context.peak_rss_mb = Math.max(context.peak_rss_mb, 0);
