@@ -4,7 +4,6 @@ import { partsModule } from '../parts/module.js';
 import type { ServiceDependencies, ServiceModule } from './module.js';
 
 export function stockroomServices(dependencies: ServiceDependencies): ServiceModule[] {
-  void dependencies;
   return [
     inventoryModule(dependencies),
     partsModule(dependencies),
