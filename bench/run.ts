@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { connectionConfig } from '../src/db/session.js';
 import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded-postgres.js';
 import { migrate } from '../src/db/migrate.js';
 import { loadConfig } from '../src/server/config.js';
@@ -46,7 +47,7 @@ async function main(options: BenchOptions): Promise<number> {
     const database: EmbeddedDatabase = await startEmbeddedPostgres({ data_dir: path.join(ROOT, '.data/bench-postgres'), port: 0, fresh: true });
     cleanup.push(() => database.stop());
     await migrate(database.url);
-    const owner = new pg.Client({ connectionString: database.url });
+    const owner = new pg.Client(connectionConfig(database.url));
     await owner.connect();
     cleanup.push(() => owner.end());
 

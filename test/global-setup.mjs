@@ -2,7 +2,11 @@
  * Starts the PostgreSQL every test file uses and applies the migrations once.
  * With TEST_DATABASE_URL set, a fresh database is created on that server for
  * this run (and dropped afterwards); otherwise a fresh embedded PostgreSQL
- * is started. Plain .mjs because jest loads global setup without transforms;
+ * is started. With TEST_DATABASE_NON_ISO=1 the database's defaults are set
+ * to what a Brazilian DBA might choose (DMY dates in SQL style, São Paulo
+ * time, SQL-standard intervals, escaped bytea, a search_path without public),
+ * so the run proves that every connection pins its own session settings.
+ * Plain .mjs because jest loads global setup without transforms;
  * it imports the compiled sources (`npm test` builds first).
  */
 import pg from 'pg';
@@ -28,8 +32,31 @@ export default async function globalSetup() {
     url = embedded.url;
     globalThis.__STOCKROOM_TEST_EMBEDDED__ = embedded;
   }
+  if (process.env.TEST_DATABASE_NON_ISO === '1') await makeNonIso(url);
   await migrate(url);
   // Workers are started after global setup and inherit this.
   process.env.STOCKROOM_TEST_DATABASE_URL = url;
   process.stdout.write(`\ntest database: ${external ? 'external ' + url.replace(/:[^:@/]*@/, ':***@') : 'embedded ' + url.replace(/:[^:@/]*@/, ':***@')}\n`);
+}
+
+/** Database defaults that differ from everything the code relies on (see src/db/session.ts). */
+export const NON_ISO_DEFAULTS = [
+  `datestyle = 'SQL, DMY'`,
+  `timezone = 'America/Sao_Paulo'`,
+  `intervalstyle = 'sql_standard'`,
+  `extra_float_digits = 0`,
+  `bytea_output = 'escape'`,
+  `search_path = '"$user"'`,
+];
+
+async function makeNonIso(url) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query('select current_database() as name');
+    for (const setting of NON_ISO_DEFAULTS) await client.query(`alter database ${pg.escapeIdentifier(rows[0].name)} set ${setting}`);
+  } finally {
+    await client.end();
+  }
+  process.stdout.write(`\ntest database defaults: ${NON_ISO_DEFAULTS.join(', ')}\n`);
 }

@@ -5,6 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
+import { connectionConfig } from '../src/db/session.js';
 import { InsufficientStockDetailSchema, ReservationExceededDetailSchema } from '../gen/stockroom/inventory/v1/error_details_pb.js';
 import { call, errorDetails, rawQuery, startStockroom, testDatabaseUrl, uniqueTenant, type DecodedError, type TestStockroom } from './support/harness.js';
 
@@ -172,7 +173,7 @@ test('a row locked longer than lock_timeout gives ABORTED (LOCK_TIMEOUT) and cha
   const { name, rpc, attempt } = await tenant();
   await stocked(rpc, 'A', 5);
   // Another session holds the item's row lock, as a stuck transaction would.
-  const blocker = new pg.Client({ connectionString: testDatabaseUrl() });
+  const blocker = new pg.Client(connectionConfig(testDatabaseUrl()));
   await blocker.connect();
   try {
     await blocker.query('begin');

@@ -5,11 +5,12 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
+import { connectionConfig } from '../src/db/session.js';
 import { call, expectError, startStockroom, testDatabaseUrl, uniqueTenant, type TestStockroom } from './support/harness.js';
 
 /** Holds FOR UPDATE on one inventory item until released. */
 async function holdItemLock(tenant: string, product_id: string): Promise<() => Promise<void>> {
-  const client = new pg.Client({ connectionString: testDatabaseUrl() });
+  const client = new pg.Client(connectionConfig(testDatabaseUrl()));
   await client.connect();
   await client.query('begin');
   const { rowCount } = await client.query('select 1 from inventory_items where tenant_id = $1 and product_id = $2 for update', [tenant, product_id]);

@@ -6,6 +6,7 @@
  * adds on top of this is its own cost.
  */
 import pg from 'pg';
+import { connectionConfig } from '../../src/db/session.js';
 import { Decimal, type DecimalValue } from '../../src/shared/decimal.js';
 import {
   APPLY_COMMIT,
@@ -61,7 +62,7 @@ export class RawDb {
   private readonly limits: { lock_timeout_ms: number; statement_timeout_ms: number };
 
   constructor(url: string, pool_max: number, lock_timeout_ms: number, statement_timeout_ms: number) {
-    this.pool = new pg.Pool({ connectionString: url, max: pool_max, idleTimeoutMillis: 30_000 });
+    this.pool = new pg.Pool(connectionConfig(url, { max: pool_max, idleTimeoutMillis: 30_000 }));
     // Once per physical connection, as the service does (src/db/orm.ts).
     this.pool.on('connect', (client) => void client.query('set role stockroom_app'));
     this.limits = { lock_timeout_ms, statement_timeout_ms };

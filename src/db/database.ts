@@ -9,6 +9,7 @@ import type { Config } from '../server/config.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
 import { migrate } from './migrate.js';
 import { openOrm } from './orm.js';
+import { connectionConfig } from './session.js';
 
 export interface Database {
   readonly orm: MikroORM;
@@ -42,7 +43,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     // Cancels go over their own small pool: the service pool may be the very
     // thing that is exhausted, and these connections keep the login role, which
     // pg_cancel_backend requires (the service role is not the session user).
-    const control_pool = new pg.Pool({ connectionString: url, max: 2, idleTimeoutMillis: 10_000 });
+    const control_pool = new pg.Pool(connectionConfig(url, { max: 2, idleTimeoutMillis: 10_000 }));
     control_pool.on('error', (error) => logger.warn({ err: error }, 'control connection error'));
     return {
       orm,

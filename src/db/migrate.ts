@@ -6,12 +6,13 @@
  */
 import pg from 'pg';
 import { openOrm } from './orm.js';
+import { connectionConfig } from './session.js';
 
 // Any fixed 64-bit number; it only has to be ours.
 const MIGRATION_LOCK_KEY = 7_150_402_511n;
 
 export async function migrate(url: string): Promise<string[]> {
-  const lock_client = new pg.Client({ connectionString: url });
+  const lock_client = new pg.Client(connectionConfig(url));
   await lock_client.connect();
   try {
     await lock_client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);

@@ -8,6 +8,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { CompiledQuery, type DatabaseConnection } from 'kysely';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations/index.js';
+import { sessionOptions } from './session.js';
 
 /** The role the service's statements run as; created by the first migration. */
 export const APP_ROLE = 'stockroom_app';
@@ -40,6 +41,8 @@ export function ormOptions(options: OrmOptions): Options {
       silent: true,
     },
     pool: { min: 0, max: options.pool_max, idleTimeoutMillis: 30_000 },
+    // Merged into the pg Pool's options: the session settings ride in the startup packet.
+    driverOptions: { options: sessionOptions() },
     forceUtcTimezone: true,
     allowGlobalContext: false,
     debug: false,

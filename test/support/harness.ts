@@ -14,6 +14,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { startStockroom as startApp, type Stockroom } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/server/config.js';
+import { connectionConfig } from '../../src/db/session.js';
 import type { Role } from '../../src/shared/caller.js';
 import { mintToken } from '../../src/tools/token.js';
 import { BadRequestSchema, ErrorInfoSchema, PreconditionFailureSchema, type BadRequest, type ErrorInfo } from '../../gen/google/rpc/error_details_pb.js';
@@ -200,7 +201,7 @@ export async function rawQuery<Row = Record<string, unknown>>(
   params: unknown[] = [],
   options: { as_app_role?: boolean; tenant?: string } = {},
 ): Promise<Row[]> {
-  const client = new pg.Client({ connectionString: testDatabaseUrl() });
+  const client = new pg.Client(connectionConfig(testDatabaseUrl()));
   await client.connect();
   try {
     await client.query('begin');
@@ -235,4 +236,58 @@ export async function newTenant(
 /** A tenant name no other test uses. */
 export function uniqueTenant(prefix: string): string {
   return `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+export interface ScratchDatabase {
+  /** Superuser URL of the new database. */
+  readonly url: string;
+  readonly name: string;
+  /** `url` with another login, for role tests. */
+  urlAs(user: string, password: string): string;
+  drop(): Promise<void>;
+}
+
+/** The database name of a URL. */
+export function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.slice(1));
+}
+
+/**
+ * A new, empty database on the run's server (as the run's superuser), for
+ * tests that need their own database defaults, owner or roles. Each
+ * `alter database … set` default in `defaults` is applied, e.g. `datestyle = 'SQL, DMY'`.
+ */
+export async function createScratchDatabase(prefix: string, options: { defaults?: readonly string[]; owner?: string } = {}): Promise<ScratchDatabase> {
+  const name = `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client(connectionConfig(testDatabaseUrl()));
+  await admin.connect();
+  try {
+    await admin.query(`create database ${pg.escapeIdentifier(name)}${options.owner ? ` owner ${pg.escapeIdentifier(options.owner)}` : ''}`);
+    for (const setting of options.defaults ?? []) await admin.query(`alter database ${pg.escapeIdentifier(name)} set ${setting}`);
+  } finally {
+    await admin.end();
+  }
+  const at = (user?: string, password?: string) => {
+    const parsed = new URL(testDatabaseUrl());
+    parsed.pathname = `/${name}`;
+    if (user !== undefined) {
+      parsed.username = encodeURIComponent(user);
+      parsed.password = encodeURIComponent(password ?? '');
+    }
+    return parsed.toString();
+  };
+  return {
+    url: at(),
+    name,
+    urlAs: at,
+    async drop() {
+      const client = new pg.Client(connectionConfig(testDatabaseUrl()));
+      await client.connect();
+      try {
+        await client.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
 }
