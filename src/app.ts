@@ -9,7 +9,7 @@ import { TokenVerifier } from './server/auth.js';
 import type { Config } from './server/config.js';
 import { startServer, type RunningServer } from './server/server.js';
 import { stockroomServices } from './server/services.js';
-import { IdempotencyStore } from './shared/idempotency.js';
+import { IdempotencyStore, purgeExpiredKeys } from './shared/idempotency.js';
 
 export interface Stockroom {
   readonly server: RunningServer;
@@ -57,9 +57,9 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
 
 async function purgeIdempotencyKeys(runner: TransactionRunner, logger: Logger): Promise<void> {
   try {
-    // No tenant: the purge policy lets it delete expired keys and see nothing else.
-    const purged = await runner.run({ caller: { tenant_id: '', subject: 'stockroom', roles: new Set() } }, (tx) => IdempotencyStore.purgeExpired(tx));
-    if (purged > 0) logger.info({ purged }, 'expired idempotency keys purged');
+    const result = await purgeExpiredKeys(runner);
+    if (result.purged > 0) logger.info(result, 'expired idempotency keys purged');
+    if (!result.complete) logger.warn(result, 'idempotency purge stopped at its batch limit; the next sweep continues');
   } catch (error) {
     logger.warn({ err: error }, 'idempotency key purge failed; will retry');
   }

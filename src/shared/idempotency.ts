@@ -9,7 +9,9 @@
  * once. A key is scoped to tenant and method; an expired key is reclaimed.
  */
 import { createHash } from 'node:crypto';
-import { sql, type Tx } from '../db/transaction.js';
+import { IDEMPOTENCY_PURGE_TASK } from '../db/migrations/Migration0005IdempotencyPurge.js';
+import { sql, type TransactionRunner, type Tx } from '../db/transaction.js';
+import type { CallContext } from './caller.js';
 import { FailedPreconditionError, InvalidArgumentError } from './errors.js';
 import { decodeTaggedJson, encodeTaggedJson } from './tagged-json.js';
 
@@ -38,9 +40,62 @@ const STORE = sql(
    where tenant_id = $1 and method = $2 and idempotency_key = $3`,
 );
 
-// Deletes only expired rows: the DELETE policy shows nothing else (see the
-// foundation migration), whatever tenant is set.
-const PURGE_EXPIRED = 'delete from idempotency_keys';
+/**
+ * One bounded batch of the retention sweep: the oldest expired keys of any
+ * tenant, at most $1 rows, through the expiry index. The policies let a
+ * tenant-less transaction that declared the sweep (MAINTENANCE) read and
+ * delete expired keys only; see migration 0005.
+ */
+const PURGE_BATCH = sql(
+  'idempotency_purge_batch',
+  `with gone as (
+     delete from idempotency_keys
+     where (tenant_id, method, idempotency_key) in (
+       select tenant_id, method, idempotency_key from idempotency_keys
+       where expires_at < now() order by expires_at limit $1)
+     returning 1)
+   select count(*)::int as purged from gone`,
+);
+
+const DECLARE_SWEEP = sql('idempotency_declare_sweep', `select set_config('stockroom.maintenance', $1, true)`);
+
+/** Rows one purge statement deletes: short enough for a small transaction, far under the statement timeout. */
+export const IDEMPOTENCY_PURGE_BATCH_ROWS = 1_000;
+/** Batches one sweep runs at most (a million rows); the next sweep continues. */
+export const IDEMPOTENCY_PURGE_BATCHES_MAX = 1_000;
+
+export interface PurgeResult {
+  readonly purged: number;
+  readonly batches: number;
+  /** False when the sweep stopped at its batch limit with expired keys left. */
+  readonly complete: boolean;
+}
+
+/** The retention sweep runs as the service itself, with no tenant. */
+const SWEEPER: CallContext = { caller: { tenant_id: '', subject: 'stockroom', roles: new Set() } };
+
+/**
+ * Deletes every expired key of every tenant, in batches of `batch_rows`,
+ * each batch its own short transaction, so the purge never holds many locks
+ * or runs into the statement timeout, and a backlog of any size clears.
+ */
+export async function purgeExpiredKeys(
+  runner: TransactionRunner,
+  batch_rows = IDEMPOTENCY_PURGE_BATCH_ROWS,
+  batches_max = IDEMPOTENCY_PURGE_BATCHES_MAX,
+): Promise<PurgeResult> {
+  let purged = 0;
+  for (let batches = 1; batches <= batches_max; batches++) {
+    const deleted = await runner.run(SWEEPER, async (tx) => {
+      await tx.query(DECLARE_SWEEP, [IDEMPOTENCY_PURGE_TASK]);
+      const [row] = await tx.query<{ purged: number }>(PURGE_BATCH, [batch_rows]);
+      return row.purged;
+    });
+    purged += deleted;
+    if (deleted < batch_rows) return { purged, batches, complete: true };
+  }
+  return { purged, batches: batches_max, complete: false };
+}
 
 /** Validates the optional key of a request; an empty string means "no key". */
 export function checkIdempotencyKey(field: string, key: string | undefined): string | undefined {
@@ -109,11 +164,5 @@ export class IdempotencyStore {
       throw new Error(`idempotency key "${call.key}" has no stored response`);
     }
     return decodeTaggedJson<T>(row.response);
-  }
-
-  /** Drops expired keys of every tenant; returns how many. Called by a timer in the server. */
-  static async purgeExpired(tx: Tx): Promise<number> {
-    const rows = await tx.queryDynamic(`${PURGE_EXPIRED} returning 1`, []);
-    return rows.length;
   }
 }

@@ -194,12 +194,13 @@ export async function expectError(promise: Promise<unknown>, schemas: readonly D
 /**
  * Runs SQL directly against the test database, bypassing the service, for
  * tests that inject faults or check what the database itself refuses.
- * With `as_app_role`, it runs as the service's role with the given tenant set.
+ * With `as_app_role`, it runs as the service's role with the given tenant set;
+ * `settings` are further transaction-local settings (set_config).
  */
 export async function rawQuery<Row = Record<string, unknown>>(
   text: string,
   params: unknown[] = [],
-  options: { as_app_role?: boolean; tenant?: string } = {},
+  options: { as_app_role?: boolean; tenant?: string; settings?: Record<string, string> } = {},
 ): Promise<Row[]> {
   const client = new pg.Client(connectionConfig(testDatabaseUrl()));
   await client.connect();
@@ -207,6 +208,7 @@ export async function rawQuery<Row = Record<string, unknown>>(
     await client.query('begin');
     if (options.as_app_role) await client.query('set local role stockroom_app');
     if (options.tenant !== undefined) await client.query(`select set_config('stockroom.tenant_id', $1, true)`, [options.tenant]);
+    for (const [name, value] of Object.entries(options.settings ?? {})) await client.query(`select set_config($1, $2, true)`, [name, value]);
     const result = await client.query(text, params);
     await client.query('commit');
     return result.rows as Row[];
