@@ -131,7 +131,7 @@ export async function fifoLedger(client: pg.Client, scenario: string, tenant: st
      ledger as (select part_id, location_id, sum(qty_delta) as qty from part_movements where tenant_id = $1 group by 1, 2),
      fifo as (
        select qty_on_hand < qty_received as touched,
-              bool_or(qty_on_hand > 0) over (partition by part_id, location_id order by received_at, id
+              bool_or(qty_on_hand > 0) over (partition by part_id, location_id order by received_at, receipt_seq
                                              rows between unbounded preceding and 1 preceding) as older_open
        from part_batches where tenant_id = $1
      )

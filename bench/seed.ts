@@ -111,7 +111,7 @@ export async function seedFifoPlaces(client: pg.Client, tenant: string, count: n
     `insert into part_movements (tenant_id, type, part_id, location_id, batch_id, to_location_id, qty_delta, unit_cost, receipt_id, created_by)
      select tenant_id, 'RECEIVE', part_id, location_id, id, location_id, qty_received, unit_cost, receipt_id, $3
      from part_batches where tenant_id = $1 and part_id = any($2::uuid[])
-     order by part_id, received_at, id`,
+     order by part_id, received_at, receipt_seq`,
     [tenant, part_ids, SEED_SUBJECT],
   );
   if (shape.used_up > 0) {
@@ -120,7 +120,7 @@ export async function seedFifoPlaces(client: pg.Client, tenant: string, count: n
          insert into part_movements (tenant_id, type, part_id, location_id, batch_id, from_location_id, qty_delta, unit_cost, work_order_id, created_by)
          select tenant_id, 'ISSUE', part_id, location_id, id, location_id, -qty_received, unit_cost, 'WO-SEED', $3
          from part_batches where tenant_id = $1 and part_id = any($2::uuid[]) and qty_on_hand = 0
-         order by part_id, received_at, id
+         order by part_id, received_at, receipt_seq
          returning id, tenant_id, part_id, location_id, batch_id, qty_delta, unit_cost, work_order_id
        )
        insert into work_order_lines (tenant_id, work_order_id, part_id, location_id, batch_id, movement_id, qty_used, unit_cost_snapshot, total_cost)

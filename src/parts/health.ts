@@ -139,15 +139,15 @@ const BATCH_LEDGER_MISMATCHES = `
 
 /**
  * A consuming movement is a FIFO violation when, right after it, an older
- * layer of the same part and location (received date, then id) still had
- * stock. A layer's stock over time comes from its own movements (running
- * sum in ledger order), so backdated receipts and returns, which give an
+ * layer of the same part and location (received date, then receipt
+ * sequence: FIFO_ORDER) still had stock. A layer's stock over time comes
+ * from its own movements (running sum in ledger order), so backdated receipts and returns, which give an
  * older layer stock later, are judged at the time they happened. Only the
  * most recent $2 consuming movements are checked; RTV_OUT may name a layer.
  */
 const FIFO_VIOLATIONS = `
   with consumption as materialized (
-    select m.id, m.batch_id, m.part_id, m.location_id, b.received_at
+    select m.id, m.batch_id, m.part_id, m.location_id, b.received_at, b.receipt_seq
     from part_movements m join part_batches b on b.tenant_id = m.tenant_id and b.id = m.batch_id
     where m.tenant_id = $1 and m.qty_delta < 0 and m.type in ('ISSUE', 'TRANSFER_OUT', 'ADJUSTMENT', 'COUNT_ADJUST')
     order by m.id desc
@@ -162,7 +162,7 @@ const FIFO_VIOLATIONS = `
     where m.tenant_id = $1
   ),
   stocked as (
-    select b.part_id, b.location_id, b.received_at, h.batch_id, h.id as from_id, coalesce(h.next_id, 9223372036854775807) as until_id
+    select b.part_id, b.location_id, b.received_at, b.receipt_seq, h.batch_id, h.id as from_id, coalesce(h.next_id, 9223372036854775807) as until_id
     from history h join part_batches b on b.tenant_id = $1 and b.id = h.batch_id
     where h.stock_after > 0 and coalesce(h.next_id, 9223372036854775807) > (select coalesce(min(id), 0) from consumption)
   ),
@@ -170,8 +170,8 @@ const FIFO_VIOLATIONS = `
     select distinct on (c.id) c.id, c.part_id, c.location_id, c.batch_id, s.batch_id as older_batch_id
     from consumption c
     join stocked s on s.part_id = c.part_id and s.location_id = c.location_id
-      and (s.received_at, s.batch_id) < (c.received_at, c.batch_id) and s.from_id < c.id and c.id < s.until_id
-    order by c.id, s.received_at, s.batch_id
+      and (s.received_at, s.receipt_seq) < (c.received_at, c.receipt_seq) and s.from_id < c.id and c.id < s.until_id
+    order by c.id, s.received_at, s.receipt_seq
   )
   select k.checked, k.total, v.part_id, v.location_id, v.batch_id, v.id::text as movement_id, null::text as work_order_id,
          case when v.id is not null then format('took from layer %s while older layer %s had stock', v.batch_id, v.older_batch_id) end as detail
@@ -282,7 +282,7 @@ export class InventoryHealth {
            layer_differences as (
              select pb.part_id, pb.location_id,
                     (array_agg(json_build_object('batch_id', pb.id, 'batch_qty', pb.qty_on_hand::text, 'ledger_qty', coalesce(ll.qty, 0)::text)::text
-                               order by pb.received_at, pb.id))[1:${examples}] as differences
+                               order by pb.received_at, pb.receipt_seq))[1:${examples}] as differences
              from part_batches pb left join layer_ledger ll on ll.batch_id = pb.id
              where pb.tenant_id = $1 ${scopedTo('pb.')} and pb.qty_on_hand <> coalesce(ll.qty, 0)
              group by pb.part_id, pb.location_id

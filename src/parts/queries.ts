@@ -123,7 +123,7 @@ export class StockQueries {
     );
   }
 
-  /** Layers by part, location, then FIFO order (received date, id). */
+  /** Layers by part, location, then FIFO order (received date, receipt sequence). */
   batches(context: CallContext, filter: PlaceFilter & { include_empty: boolean }, page: PageRequest): Promise<Page<BatchView>> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.batches', filter };
     const after = decodePageToken(page.page_token, scope, 4);
@@ -138,13 +138,15 @@ export class StockQueries {
         if (!filter.include_empty) where.push('pb.qty_on_hand > 0');
         if (after) {
           where.push(
-            `(pb.part_id, pb.location_id, pb.received_at, pb.id) > (${bind(after[0])}::uuid, ${bind(after[1])}::uuid, ${fromMicros(bind(after[2]))}, ${bind(after[3])}::uuid)`,
+            // The token names the last layer by id (its receipt sequence stays in the database).
+            `(pb.part_id, pb.location_id, pb.received_at, pb.receipt_seq) > (select a.part_id, a.location_id, a.received_at, a.receipt_seq
+               from part_batches a where a.tenant_id = $1 and a.part_id = ${bind(after[0])}::uuid and a.location_id = ${bind(after[1])}::uuid and a.id = ${bind(after[3])}::uuid)`,
           );
         }
         const rows = await tx.queryDynamic<BatchRow>(
           `select ${batchColumns('pb')} from part_batches pb
            where ${where.join(' and ')}
-           order by pb.part_id, pb.location_id, pb.received_at, pb.id
+           order by pb.part_id, pb.location_id, pb.received_at, pb.receipt_seq
            limit ${bind(page.page_size + 1)}`,
           params,
         );

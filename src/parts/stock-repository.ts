@@ -139,6 +139,7 @@ interface LayerRow {
   qty_on_hand: string;
   unit_cost: string;
   received_us: string;
+  receipt_seq: string;
 }
 
 export function allocation(batch_id: string, qty: DecimalValue, unit_cost: DecimalValue, received_at: Micros): Allocation {
@@ -146,7 +147,8 @@ export function allocation(batch_id: string, qty: DecimalValue, unit_cost: Decim
 }
 
 /**
- * Takes `qty` from the oldest layers with stock (received date, then id),
+ * Takes `qty` from the oldest layers with stock (FIFO_ORDER: received date,
+ * then receipt sequence),
  * locking them. Reads a few layers first and more only if needed, so the
  * cost follows the layers touched. The caller holds the balance lock, which
  * guarantees the layers hold at least the balance.
@@ -161,7 +163,7 @@ export async function takeFifo(tx: Tx, place: Place, qty: DecimalValue, part_num
   let last: LayerRow | undefined;
   while (remaining.gt(0)) {
     const rows = last
-      ? await tx.query<LayerRow>(FIFO_NEXT, [tenant, place.part_id, place.location_id, limit, last.received_us, last.id])
+      ? await tx.query<LayerRow>(FIFO_NEXT, [tenant, place.part_id, place.location_id, limit, last.received_us, last.receipt_seq])
       : await tx.query<LayerRow>(FIFO_FIRST, [tenant, place.part_id, place.location_id, limit]);
     for (const row of rows) {
       if (allocations.length === LIMITS.layers_per_operation_max) throw tooManyLayers();

@@ -65,7 +65,15 @@ export const DIAGNOSE = sql(
           (select qty_on_hand from part_balances where tenant_id = $1 and part_id = $2 and location_id = $3) as qty_on_hand`,
 );
 
-const FIFO_LAYER_COLUMNS = `id, qty_on_hand, unit_cost, ${micros('received_at')} as received_us`;
+const FIFO_LAYER_COLUMNS = `id, qty_on_hand, unit_cost, ${micros('received_at')} as received_us, receipt_seq`;
+
+/**
+ * FIFO order, the one key every reader of layers uses (allocation,
+ * ListBatches, transfers, the health check): received date, then the
+ * receipt sequence, so same-day receipts go out in the order they were
+ * booked. Ids are random and never order layers.
+ */
+export const FIFO_ORDER = 'received_at, receipt_seq';
 
 /**
  * The oldest layers with stock, locked, in FIFO order. Reads the partial
@@ -76,18 +84,18 @@ export const FIFO_FIRST = sql(
   'parts_fifo_first',
   `select ${FIFO_LAYER_COLUMNS} from part_batches
    where tenant_id = $1 and part_id = $2 and location_id = $3 and qty_on_hand > 0
-   order by received_at, id
+   order by ${FIFO_ORDER}
    limit $4
    for update`,
 );
 
-/** The next layers after ($5 received µs, $6 id). */
+/** The next layers after ($5 received µs, $6 receipt sequence). */
 export const FIFO_NEXT = sql(
   'parts_fifo_next',
   `select ${FIFO_LAYER_COLUMNS} from part_batches
    where tenant_id = $1 and part_id = $2 and location_id = $3 and qty_on_hand > 0
-     and (received_at, id) > (${fromMicros('$5')}, $6::uuid)
-   order by received_at, id
+     and (received_at, receipt_seq) > (${fromMicros('$5')}, $6::bigint)
+   order by ${FIFO_ORDER}
    limit $4
    for update`,
 );
@@ -172,7 +180,8 @@ export const NEW_LAYER = sql(
 
 /**
  * Moves units of the given source layers to new layers at the destination
- * that keep each layer's received date, unit cost and receipt id (copied in
+ * that keep each layer's received date, receipt sequence (its place in FIFO
+ * order), unit cost and receipt id (copied in
  * SQL, so not even a microsecond is lost), with a TRANSFER_OUT and a
  * TRANSFER_IN movement per layer.
  * $1 tenant, $2 part, $3 from location, $4 to location, $5 layer ids, $6 qtys, $7 created by.
@@ -185,11 +194,11 @@ export const TRANSFER_LAYERS = sql(
    source as (
      update part_batches b set qty_on_hand = b.qty_on_hand - ($6::numeric[])[array_position($5::uuid[], b.id)]
      where b.tenant_id = $1 and b.id = any($5::uuid[])
-     returning b.id, b.unit_cost, b.received_at, b.receipt_id
+     returning b.id, b.unit_cost, b.received_at, b.receipt_seq, b.receipt_id
    ),
    created as (
-     insert into part_batches (tenant_id, part_id, location_id, qty_received, qty_on_hand, unit_cost, received_at, receipt_id, source_batch_id)
-     select $1::text, $2::uuid, $4::uuid, x.qty, x.qty, s.unit_cost, s.received_at, s.receipt_id, s.id
+     insert into part_batches (tenant_id, part_id, location_id, qty_received, qty_on_hand, unit_cost, received_at, receipt_seq, receipt_id, source_batch_id)
+     select $1::text, $2::uuid, $4::uuid, x.qty, x.qty, s.unit_cost, s.received_at, s.receipt_seq, s.receipt_id, s.id
      from input x join source s on s.id = x.batch_id
      order by x.ord
      returning id, source_batch_id

@@ -7,11 +7,13 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration0001Foundation } from './Migration0001Foundation.js';
 import { Migration0002Inventory } from './Migration0002Inventory.js';
 import { Migration0003Parts } from './Migration0003Parts.js';
+import { Migration0004FifoReceiptOrder } from './Migration0004FifoReceiptOrder.js';
 import { Migration0005IdempotencyPurge } from './Migration0005IdempotencyPurge.js';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: '0001_foundation', class: Migration0001Foundation },
   { name: '0002_inventory', class: Migration0002Inventory },
   { name: '0003_parts', class: Migration0003Parts },
+  { name: '0004_fifo_receipt_order', class: Migration0004FifoReceiptOrder },
   { name: '0005_idempotency_purge', class: Migration0005IdempotencyPurge },
 ];
