@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import pg from 'pg';
+import { defaultRuntimeRole } from '../dist/src/db/runtime-role.js';
 
 export default async function globalTeardown() {
   const embedded = globalThis.__STOCKROOM_TEST_EMBEDDED__;
@@ -12,6 +13,8 @@ export default async function globalTeardown() {
     const admin = new pg.Client({ connectionString: drop.external });
     await admin.connect();
     await admin.query(`drop database if exists ${drop.database} with (force)`);
+    // Roles are cluster-wide: the run's runtime role goes with its database.
+    await admin.query(`drop role if exists ${pg.escapeIdentifier(defaultRuntimeRole(drop.database))}`);
     await admin.end();
   }
 }

@@ -4,9 +4,9 @@
  * a query that forgets the tenant filter still returns nothing of another tenant.
  */
 import * as grpc from '@grpc/grpc-js';
-import { call, expectError, rawQuery, startStockroom, uniqueTenant, type TestStockroom } from './support/harness.js';
+import { call, expectError, rawQuery, startStockroom, testRuntimeRole, uniqueTenant, type TestStockroom } from './support/harness.js';
 
-const APP_ROLE = 'stockroom_app';
+const APP_ROLE = testRuntimeRole();
 
 describe('tenant isolation', () => {
   let stockroom: TestStockroom;

@@ -6,6 +6,7 @@
  * adds on top of this is its own cost.
  */
 import pg from 'pg';
+import { runtimeRoleFor } from '../../src/db/runtime-role.js';
 import { connectionConfig } from '../../src/db/session.js';
 import { Decimal, type DecimalValue } from '../../src/shared/decimal.js';
 import {
@@ -64,7 +65,7 @@ export class RawDb {
   constructor(url: string, pool_max: number, lock_timeout_ms: number, statement_timeout_ms: number) {
     this.pool = new pg.Pool(connectionConfig(url, { max: pool_max, idleTimeoutMillis: 30_000 }));
     // Once per physical connection, as the service does (src/db/orm.ts).
-    this.pool.on('connect', (client) => void client.query('set role stockroom_app'));
+    this.pool.on('connect', (client) => void client.query(`set role ${pg.escapeIdentifier(runtimeRoleFor(url))}`));
     this.limits = { lock_timeout_ms, statement_timeout_ms };
   }
 

@@ -9,6 +9,7 @@ import type { Config } from '../server/config.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
 import { migrate } from './migrate.js';
 import { openOrm } from './orm.js';
+import { runtimeRoleFor } from './runtime-role.js';
 import { connectionConfig } from './session.js';
 
 export interface Database {
@@ -37,9 +38,17 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     );
   }
   try {
-    const applied = await migrate(config.migration_database_url ?? url);
+    const runtime_role = runtimeRoleFor(url, config.database_runtime_role);
+    const migration_url = config.migration_database_url ?? url;
+    const login = decodeURIComponent(new URL(url).username);
+    const migration_login = decodeURIComponent(new URL(migration_url).username);
+    const applied = await migrate(migration_url, {
+      runtime_role,
+      // With its own credentials, the service's login is not the owner: it only needs the runtime role.
+      runtime_login: login !== '' && login !== migration_login ? login : undefined,
+    });
     logger.info({ applied, embedded: embedded !== undefined }, applied.length ? 'migrations applied' : 'schema up to date');
-    const orm = await openOrm({ url, pool_max: config.database_pool_max });
+    const orm = await openOrm({ url, pool_max: config.database_pool_max, runtime_role });
     // Cancels go over their own small pool: the service pool may be the very
     // thing that is exhausted, and these connections keep the login role, which
     // pg_cancel_backend requires (the service role is not the session user).

@@ -1,17 +1,18 @@
 /**
  * MikroORM set up for the service: one pool, capped small on purpose, whose
- * connections all run as the non-owner role `stockroom_app`, so row-level
- * security applies to every statement the service sends.
+ * connections all run as the deployment's non-owner runtime role (see
+ * runtime-role.ts), so row-level security applies to every statement the
+ * service sends.
  */
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { CompiledQuery, type DatabaseConnection } from 'kysely';
+import pg from 'pg';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { sessionOptions } from './session.js';
 
-/** The role the service's statements run as; created by the first migration. */
-export const APP_ROLE = 'stockroom_app';
+const { escapeIdentifier } = pg;
 
 export interface OrmOptions {
   readonly url: string;
@@ -21,6 +22,8 @@ export interface OrmOptions {
    * only queue inside PostgreSQL instead of in Node.
    */
   readonly pool_max: number;
+  /** The deployment's runtime role: what service connections switch to, and what migrations grant to. */
+  readonly runtime_role: string;
   /** Migrations connect as the owner and must not switch role. */
   readonly as_owner?: boolean;
 }
@@ -42,7 +45,8 @@ export function ormOptions(options: OrmOptions): Options {
     },
     pool: { min: 0, max: options.pool_max, idleTimeoutMillis: 30_000 },
     // Merged into the pg Pool's options: the session settings ride in the startup packet.
-    driverOptions: { options: sessionOptions() },
+    // Migrations read the runtime role's name from stockroom.runtime_role (see migrations/sql.ts).
+    driverOptions: { options: sessionOptions(options.as_owner ? { 'stockroom.runtime_role': options.runtime_role } : {}) },
     forceUtcTimezone: true,
     allowGlobalContext: false,
     debug: false,
@@ -52,7 +56,7 @@ export function ormOptions(options: OrmOptions): Options {
           // Session-wide, once per physical connection: cheaper than per
           // transaction, and a statement that escapes our transaction helper
           // still cannot act as the table owner.
-          await (connection as DatabaseConnection).executeQuery(CompiledQuery.raw(`set role ${APP_ROLE}`));
+          await (connection as DatabaseConnection).executeQuery(CompiledQuery.raw(`set role ${escapeIdentifier(options.runtime_role)}`));
         },
   };
 }

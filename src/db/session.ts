@@ -29,9 +29,9 @@ export const SESSION_SETTINGS: Readonly<Record<string, string>> = Object.freeze(
   application_name: 'stockroom',
 });
 
-/** The `options` startup parameter carrying SESSION_SETTINGS. */
-export function sessionOptions(): string {
-  return Object.entries(SESSION_SETTINGS)
+/** The `options` startup parameter carrying SESSION_SETTINGS (and `extra`, whose values must hold no spaces). */
+export function sessionOptions(extra: Readonly<Record<string, string>> = {}): string {
+  return Object.entries({ ...SESSION_SETTINGS, ...extra })
     .map(([name, value]) => `-c ${name}=${value}`)
     .join(' ');
 }

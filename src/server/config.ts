@@ -6,6 +6,7 @@
  * with one line naming the variable (see main.ts), never a stack trace from
  * deep inside a library that received it.
  */
+import { runtimeRoleProblem } from '../db/runtime-role.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -32,6 +33,8 @@ export interface Config {
   readonly database_url?: string;
   /** Owner credentials for migrations; defaults to database_url. */
   readonly migration_database_url?: string;
+  /** The deployment's runtime role (SET ROLE on every connection); undefined: derived from the database name. */
+  readonly database_runtime_role?: string;
   readonly embedded_data_dir: string;
   readonly embedded_port: number;
   readonly database_pool_max: number;
@@ -105,6 +108,14 @@ function postgresUrl(env: Environment, name: string): string | undefined {
   return raw;
 }
 
+function runtimeRole(env: Environment, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  const problem = runtimeRoleProblem(raw);
+  if (problem !== undefined) throw new ConfigError(name, `${problem}, got "${raw}"`);
+  return raw;
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function loadAuth(env: Environment, embedded: boolean): AuthConfig {
@@ -158,6 +169,7 @@ export function loadConfig(env: Environment = process.env): Config {
     log_level,
     database_url,
     migration_database_url: postgresUrl(env, 'STOCKROOM_MIGRATION_DATABASE_URL'),
+    database_runtime_role: runtimeRole(env, 'STOCKROOM_DATABASE_RUNTIME_ROLE'),
     embedded_data_dir: text(env, 'STOCKROOM_EMBEDDED_DATA_DIR') ?? '.data/postgres',
     embedded_port: integer(env, 'STOCKROOM_EMBEDDED_PG_PORT', 0, 0, 65535),
     database_pool_max: integer(env, 'STOCKROOM_DATABASE_POOL_MAX', 8, 1, 200),

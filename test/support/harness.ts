@@ -14,6 +14,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { startStockroom as startApp, type Stockroom } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/server/config.js';
+import { runtimeRoleFor } from '../../src/db/runtime-role.js';
 import { connectionConfig } from '../../src/db/session.js';
 import type { Role } from '../../src/shared/caller.js';
 import { mintToken } from '../../src/tools/token.js';
@@ -30,6 +31,11 @@ export function testDatabaseUrl(): string {
   const url = process.env.STOCKROOM_TEST_DATABASE_URL;
   if (!url) throw new Error('STOCKROOM_TEST_DATABASE_URL is not set; run tests through `npm test` (jest global setup)');
   return url;
+}
+
+/** The runtime role of the run's database (what the service's connections SET ROLE to). */
+export function testRuntimeRole(): string {
+  return runtimeRoleFor(testDatabaseUrl());
 }
 
 export interface TokenOptions {
@@ -206,7 +212,7 @@ export async function rawQuery<Row = Record<string, unknown>>(
   await client.connect();
   try {
     await client.query('begin');
-    if (options.as_app_role) await client.query('set local role stockroom_app');
+    if (options.as_app_role) await client.query(`set local role ${pg.escapeIdentifier(testRuntimeRole())}`);
     if (options.tenant !== undefined) await client.query(`select set_config('stockroom.tenant_id', $1, true)`, [options.tenant]);
     for (const [name, value] of Object.entries(options.settings ?? {})) await client.query(`select set_config($1, $2, true)`, [name, value]);
     const result = await client.query(text, params);
@@ -249,11 +255,6 @@ export interface ScratchDatabase {
   drop(): Promise<void>;
 }
 
-/** The database name of a URL. */
-export function databaseName(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.slice(1));
-}
-
 /**
  * A new, empty database on the run's server (as the run's superuser), for
  * tests that need their own database defaults, owner or roles. Each
@@ -287,6 +288,7 @@ export async function createScratchDatabase(prefix: string, options: { defaults?
       await client.connect();
       try {
         await client.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+        await client.query(`drop role if exists ${pg.escapeIdentifier(runtimeRoleFor(at()))}`);
       } finally {
         await client.end();
       }

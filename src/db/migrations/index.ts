@@ -9,6 +9,7 @@ import { Migration0002Inventory } from './Migration0002Inventory.js';
 import { Migration0003Parts } from './Migration0003Parts.js';
 import { Migration0004FifoReceiptOrder } from './Migration0004FifoReceiptOrder.js';
 import { Migration0005IdempotencyPurge } from './Migration0005IdempotencyPurge.js';
+import { Migration0005bRuntimeRole } from './Migration0005bRuntimeRole.js';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: '0001_foundation', class: Migration0001Foundation },
@@ -16,4 +17,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0003_parts', class: Migration0003Parts },
   { name: '0004_fifo_receipt_order', class: Migration0004FifoReceiptOrder },
   { name: '0005_idempotency_purge', class: Migration0005IdempotencyPurge },
+  { name: '0005b_runtime_role', class: Migration0005bRuntimeRole },
 ];
