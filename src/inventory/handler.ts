@@ -10,6 +10,8 @@ import { callContext } from '../server/context.js';
 import { InventoryService } from '../../gen/stockroom/inventory/v1/inventory_service_pb.js';
 import type { Catalog } from './catalog.js';
 import { itemMessage, movementMessage, movementTypeFromMessage, reservationLineMessage } from './convert.js';
+import type { InventoryHealth } from './health.js';
+import { checkInventoryHealth, reconcile } from './health-handler.js';
 import type { Ledger, MovementFilter } from './ledger.js';
 import { LIMITS } from './limits.js';
 import type { OrderResult, StockChangeResult } from './model.js';
@@ -24,6 +26,7 @@ export interface InventoryDomain {
   readonly orders: OrderFlow;
   readonly stock: StockChanges;
   readonly ledger: Ledger;
+  readonly health: InventoryHealth;
 }
 
 /** Reserve and Release responses: the touched lines and balances. */
@@ -223,4 +226,8 @@ export class InventoryHandler implements Impl {
     const page = await this.domain.ledger.listMovements(callContext(context), filter, { size, token: request.pageToken });
     return { movements: page.rows.map(movementMessage), nextPageToken: page.next_page_token };
   };
+
+  checkInventoryHealth: Impl['checkInventoryHealth'] = (request, context) => checkInventoryHealth(this.domain.health, request, context);
+
+  reconcile: Impl['reconcile'] = (request, context) => reconcile(this.domain.health, request, context);
 }

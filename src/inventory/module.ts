@@ -12,6 +12,7 @@ import { InventoryService } from '../../gen/stockroom/inventory/v1/inventory_ser
 import { Catalog } from './catalog.js';
 import { ReservationExceededError } from './errors.js';
 import { InventoryHandler } from './handler.js';
+import { InventoryHealth } from './health.js';
 import { Ledger } from './ledger.js';
 import { OrderFlow } from './orders.js';
 import { StockChanges } from './stock-changes.js';
@@ -46,6 +47,7 @@ export function inventoryModule(dependencies: ServiceDependencies): ServiceModul
     orders: new OrderFlow(runner, idempotency),
     stock: new StockChanges(runner, idempotency),
     ledger: new Ledger(runner),
+    health: new InventoryHealth(runner),
   });
   return {
     service: InventoryService,

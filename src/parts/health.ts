@@ -14,6 +14,7 @@ import { LIMITS } from './limits.js';
 import { QTY_SCALE, type Micros, type Page, type PageRequest } from './model.js';
 import { decodePageToken, pageOf, type PageScope } from '../shared/page-token.js';
 import { micros, toMicros } from './rows.js';
+import { allClear, countFaults, type Finding } from '../shared/health-report.js';
 
 export interface HealthExample {
   readonly part_id: string | null;
@@ -24,10 +25,7 @@ export interface HealthExample {
   readonly detail: string;
 }
 
-export interface HealthFinding {
-  readonly count: bigint;
-  readonly examples: readonly HealthExample[];
-}
+export type HealthFinding = Finding<HealthExample>;
 
 export interface HealthReport {
   readonly healthy: boolean;
@@ -178,26 +176,24 @@ const FIFO_VIOLATIONS = `
   from (select (select count(*) from consumption) as checked, (select count(*) from violations) as total) k
   left join lateral (select * from violations order by id desc limit $3) v on true`;
 
-function finding(rows: readonly FindingRow[]): HealthFinding {
-  const examples = rows
-    .filter((row) => row.detail !== null)
-    .map((row) => ({
-      part_id: row.part_id,
-      location_id: row.location_id,
-      batch_id: row.batch_id,
-      movement_id: row.movement_id,
-      work_order_id: row.work_order_id,
-      detail: row.detail,
-    }));
-  return { count: BigInt(rows[0]?.total ?? 0), examples };
+function example(row: FindingRow): HealthExample {
+  return {
+    part_id: row.part_id,
+    location_id: row.location_id,
+    batch_id: row.batch_id,
+    movement_id: row.movement_id,
+    work_order_id: row.work_order_id,
+    detail: row.detail,
+  };
 }
 
-async function check(tx: Tx, faults: string): Promise<HealthFinding> {
-  const rows = await tx.queryDynamic<FindingRow>(
-    `select count(*) over () as total, f.* from (${faults}) f order by f.part_id, f.location_id, f.batch_id limit $2`,
-    [tx.caller.tenant_id, LIMITS.examples_max],
-  );
-  return finding(rows);
+/** The FIFO check counts in its own statement; a row without detail only carries the count. */
+function finding(rows: readonly FindingRow[]): HealthFinding {
+  return { count: BigInt(rows[0]?.total ?? 0), examples: rows.filter((row) => row.detail !== null).map(example) };
+}
+
+function check(tx: Tx, faults: string): Promise<HealthFinding> {
+  return countFaults(tx, faults, 'f.part_id, f.location_id, f.batch_id', example);
 }
 
 export class InventoryHealth {
@@ -221,7 +217,7 @@ export class InventoryHealth {
         const [clock] = await tx.queryDynamic<{ now_us: string }>(`select ${micros('now()')} as now_us`, []);
         const findings = [negative_quantities, orphaned_movements, fifo_violations, balance_batch_mismatches, balance_ledger_mismatches, batch_ledger_mismatches];
         return {
-          healthy: findings.every((found) => found.count === 0n),
+          healthy: allClear(findings),
           negative_quantities,
           orphaned_movements,
           fifo_violations,

@@ -3,6 +3,8 @@
  * the same numbers and the migration's CHECK constraints repeat the ones that
  * protect stored data; change all three together.
  */
+import { HEALTH_EXAMPLES_MAX } from '../shared/health-report.js';
+
 export const LIMITS = {
   part_number_length_max: 64,
   part_name_length_max: 200,
@@ -26,8 +28,8 @@ export const LIMITS = {
   layers_first_read: 8,
   page_size_default: 100,
   page_size_max: 1_000,
-  /** Examples per category of CheckInventoryHealth, differences per Reconcile row. */
-  examples_max: 20,
+  /** Examples per category of CheckInventoryHealth, differences per Reconcile row (the same for both services). */
+  examples_max: HEALTH_EXAMPLES_MAX,
   fifo_check_default: 1_000,
   fifo_check_max: 10_000,
   /** Part summaries per GetWorkOrderParts. */

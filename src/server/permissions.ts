@@ -40,6 +40,8 @@ export const METHOD_ROLES: Readonly<Record<string, Requirement>> = {
   'stockroom.inventory.v1.InventoryService/RecordReturn': 'operator',
   'stockroom.inventory.v1.InventoryService/RecordDamage': 'operator',
   'stockroom.inventory.v1.InventoryService/ListMovements': 'viewer',
+  'stockroom.inventory.v1.InventoryService/CheckInventoryHealth': 'admin',
+  'stockroom.inventory.v1.InventoryService/Reconcile': 'admin',
 
   // stockroom.parts.v1.PartsService
   'stockroom.parts.v1.PartsService/CreatePart': 'admin',

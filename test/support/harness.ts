@@ -64,7 +64,7 @@ export async function startStockroom(environment: Record<string, string> = {}): 
     STOCKROOM_DATABASE_URL: testDatabaseUrl(),
     STOCKROOM_HOST: '127.0.0.1',
     STOCKROOM_PORT: '0',
-    STOCKROOM_LOG_LEVEL: 'silent',
+    STOCKROOM_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     STOCKROOM_JWT_SECRET: TEST_JWT_SECRET,
     STOCKROOM_JWT_AUDIENCE: TEST_AUDIENCE,
     STOCKROOM_JWT_ISSUER: TEST_ISSUER,

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stockroom/inventory/v1/inventory_service.proto.
  */
 export const file_stockroom_inventory_v1_inventory_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci5zdG9ja3Jvb20vaW52ZW50b3J5L3YxL2ludmVudG9yeV9zZXJ2aWNlLnByb3RvEhZzdG9ja3Jvb20uaW52ZW50b3J5LnYxInIKEUNyZWF0ZUl0ZW1SZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSCwoDc2t1GAIgASgJEgwKBG5hbWUYAyABKAkSFQoNcmVvcmRlcl9wb2ludBgEIAEoAxIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiQAoSQ3JlYXRlSXRlbVJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0iJAoOR2V0SXRlbVJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCSI9Cg9HZXRJdGVtUmVzcG9uc2USKgoEaXRlbRgBIAEoCzIcLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSXRlbSJ8ChBMaXN0SXRlbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhoKDW5lZWRzX3Jlb3JkZXIYAyABKAhIAIgBARITCgtwcm9kdWN0X2lkcxgEIAMoCUIQCg5fbmVlZHNfcmVvcmRlciJZChFMaXN0SXRlbXNSZXNwb25zZRIrCgVpdGVtcxgBIAMoCzIcLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSXRlbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiiQEKEVVwZGF0ZUl0ZW1SZXF1ZXN0EioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSJAChJVcGRhdGVJdGVtUmVzcG9uc2USKgoEaXRlbRgBIAEoCzIcLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSXRlbSJMChhDaGVja0F2YWlsYWJpbGl0eVJlcXVlc3QSMAoFaXRlbXMYASADKAsyIS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk9yZGVyTGluZSJgChBBdmFpbGFiaWxpdHlMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSEQoJcmVxdWVzdGVkGAIgASgDEhEKCWF2YWlsYWJsZRgDIAEoAxISCgpzdWZmaWNpZW50GAQgASgIImcKGUNoZWNrQXZhaWxhYmlsaXR5UmVzcG9uc2USEQoJYXZhaWxhYmxlGAEgASgIEjcKBWl0ZW1zGAIgAygLMiguc3RvY2tyb29tLmludmVudG9yeS52MS5BdmFpbGFiaWxpdHlMaW5lIm4KDlJlc2VydmVSZXF1ZXN0EjAKBWl0ZW1zGAEgAygLMiEuc3RvY2tyb29tLmludmVudG9yeS52MS5PcmRlckxpbmUSEQoJcmVmZXJlbmNlGAIgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSKJAQoPUmVzZXJ2ZVJlc3BvbnNlEhEKCXJlZmVyZW5jZRgBIAEoCRI2CgVsaW5lcxgCIAMoCzInLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVzZXJ2YXRpb25MaW5lEisKBWl0ZW1zGAMgAygLMhwuc3RvY2tyb29tLmludmVudG9yeS52MS5JdGVtIm4KDlJlbGVhc2VSZXF1ZXN0EjAKBWl0ZW1zGAEgAygLMiEuc3RvY2tyb29tLmludmVudG9yeS52MS5PcmRlckxpbmUSEQoJcmVmZXJlbmNlGAIgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSKJAQoPUmVsZWFzZVJlc3BvbnNlEhEKCXJlZmVyZW5jZRgBIAEoCRI2CgVsaW5lcxgCIAMoCzInLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVzZXJ2YXRpb25MaW5lEisKBWl0ZW1zGAMgAygLMhwuc3RvY2tyb29tLmludmVudG9yeS52MS5JdGVtIoQBChVDb21taXRPdXRib3VuZFJlcXVlc3QSMAoFaXRlbXMYASADKAsyIS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk9yZGVyTGluZRIRCglyZWZlcmVuY2UYAiABKAkSDQoFbm90ZXMYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIsUBChZDb21taXRPdXRib3VuZFJlc3BvbnNlEhEKCXJlZmVyZW5jZRgBIAEoCRI2CgVsaW5lcxgCIAMoCzInLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVzZXJ2YXRpb25MaW5lEisKBWl0ZW1zGAMgAygLMhwuc3RvY2tyb29tLmludmVudG9yeS52MS5JdGVtEjMKCW1vdmVtZW50cxgEIAMoCzIgLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuTW92ZW1lbnQiKgoVR2V0UmVzZXJ2YXRpb25SZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCSJSChZHZXRSZXNlcnZhdGlvblJlc3BvbnNlEjgKC3Jlc2VydmF0aW9uGAEgASgLMiMuc3RvY2tyb29tLmludmVudG9yeS52MS5SZXNlcnZhdGlvbiJ3ChRSZWNvcmRJbmJvdW5kUmVxdWVzdBISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgDEhEKCXJlZmVyZW5jZRgDIAEoCRINCgVub3RlcxgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkidwoVUmVjb3JkSW5ib3VuZFJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SMgoIbW92ZW1lbnQYAiABKAsyIC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50Im0KFkFkanVzdEludmVudG9yeVJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCRIWCg5xdWFudGl0eV9kZWx0YRgCIAEoAxIOCgZyZWFzb24YAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJInkKF0FkanVzdEludmVudG9yeVJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SMgoIbW92ZW1lbnQYAiABKAsyIC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50InYKE1JlY29yZFJldHVyblJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghxdWFudGl0eRgCIAEoAxIRCglyZWZlcmVuY2UYAyABKAkSDQoFbm90ZXMYBCABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJInYKFFJlY29yZFJldHVyblJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SMgoIbW92ZW1lbnQYAiABKAsyIC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50InYKE1JlY29yZERhbWFnZVJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghxdWFudGl0eRgCIAEoAxIRCglyZWZlcmVuY2UYAyABKAkSDQoFbm90ZXMYBCABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJInYKFFJlY29yZERhbWFnZVJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SMgoIbW92ZW1lbnQYAiABKAsyIC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50IocCChRMaXN0TW92ZW1lbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIPCgdpdGVtX2lkGAMgASgJEhIKCnByb2R1Y3RfaWQYBCABKAkSMgoEdHlwZRgFIAEoDjIkLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuTW92ZW1lbnRUeXBlEhEKCXJlZmVyZW5jZRgGIAEoCRIuCgpzdGFydF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZQoVTGlzdE1vdmVtZW50c1Jlc3BvbnNlEjMKCW1vdmVtZW50cxgBIAMoCzIgLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuTW92ZW1lbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMtQLChBJbnZlbnRvcnlTZXJ2aWNlEmMKCkNyZWF0ZUl0ZW0SKS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkNyZWF0ZUl0ZW1SZXF1ZXN0Giouc3RvY2tyb29tLmludmVudG9yeS52MS5DcmVhdGVJdGVtUmVzcG9uc2USWgoHR2V0SXRlbRImLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuR2V0SXRlbVJlcXVlc3QaJy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkdldEl0ZW1SZXNwb25zZRJgCglMaXN0SXRlbXMSKC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkxpc3RJdGVtc1JlcXVlc3QaKS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkxpc3RJdGVtc1Jlc3BvbnNlEmMKClVwZGF0ZUl0ZW0SKS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlVwZGF0ZUl0ZW1SZXF1ZXN0Giouc3RvY2tyb29tLmludmVudG9yeS52MS5VcGRhdGVJdGVtUmVzcG9uc2USeAoRQ2hlY2tBdmFpbGFiaWxpdHkSMC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkNoZWNrQXZhaWxhYmlsaXR5UmVxdWVzdBoxLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuQ2hlY2tBdmFpbGFiaWxpdHlSZXNwb25zZRJaCgdSZXNlcnZlEiYuc3RvY2tyb29tLmludmVudG9yeS52MS5SZXNlcnZlUmVxdWVzdBonLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVzZXJ2ZVJlc3BvbnNlEloKB1JlbGVhc2USJi5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlbGVhc2VSZXF1ZXN0Gicuc3RvY2tyb29tLmludmVudG9yeS52MS5SZWxlYXNlUmVzcG9uc2USbwoOQ29tbWl0T3V0Ym91bmQSLS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkNvbW1pdE91dGJvdW5kUmVxdWVzdBouLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuQ29tbWl0T3V0Ym91bmRSZXNwb25zZRJvCg5HZXRSZXNlcnZhdGlvbhItLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuR2V0UmVzZXJ2YXRpb25SZXF1ZXN0Gi4uc3RvY2tyb29tLmludmVudG9yeS52MS5HZXRSZXNlcnZhdGlvblJlc3BvbnNlEmwKDVJlY29yZEluYm91bmQSLC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29yZEluYm91bmRSZXF1ZXN0Gi0uc3RvY2tyb29tLmludmVudG9yeS52MS5SZWNvcmRJbmJvdW5kUmVzcG9uc2UScgoPQWRqdXN0SW52ZW50b3J5Ei4uc3RvY2tyb29tLmludmVudG9yeS52MS5BZGp1c3RJbnZlbnRvcnlSZXF1ZXN0Gi8uc3RvY2tyb29tLmludmVudG9yeS52MS5BZGp1c3RJbnZlbnRvcnlSZXNwb25zZRJpCgxSZWNvcmRSZXR1cm4SKy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29yZFJldHVyblJlcXVlc3QaLC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29yZFJldHVyblJlc3BvbnNlEmkKDFJlY29yZERhbWFnZRIrLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVjb3JkRGFtYWdlUmVxdWVzdBosLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVjb3JkRGFtYWdlUmVzcG9uc2USbAoNTGlzdE1vdmVtZW50cxIsLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuTGlzdE1vdmVtZW50c1JlcXVlc3QaLS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkxpc3RNb3ZlbWVudHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_stockroom_inventory_v1_resources]);
+  fileDesc("Ci5zdG9ja3Jvb20vaW52ZW50b3J5L3YxL2ludmVudG9yeV9zZXJ2aWNlLnByb3RvEhZzdG9ja3Jvb20uaW52ZW50b3J5LnYxInIKEUNyZWF0ZUl0ZW1SZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSCwoDc2t1GAIgASgJEgwKBG5hbWUYAyABKAkSFQoNcmVvcmRlcl9wb2ludBgEIAEoAxIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiQAoSQ3JlYXRlSXRlbVJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0iJAoOR2V0SXRlbVJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCSI9Cg9HZXRJdGVtUmVzcG9uc2USKgoEaXRlbRgBIAEoCzIcLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSXRlbSJ8ChBMaXN0SXRlbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhoKDW5lZWRzX3Jlb3JkZXIYAyABKAhIAIgBARITCgtwcm9kdWN0X2lkcxgEIAMoCUIQCg5fbmVlZHNfcmVvcmRlciJZChFMaXN0SXRlbXNSZXNwb25zZRIrCgVpdGVtcxgBIAMoCzIcLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSXRlbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiiQEKEVVwZGF0ZUl0ZW1SZXF1ZXN0EioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSJAChJVcGRhdGVJdGVtUmVzcG9uc2USKgoEaXRlbRgBIAEoCzIcLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSXRlbSJMChhDaGVja0F2YWlsYWJpbGl0eVJlcXVlc3QSMAoFaXRlbXMYASADKAsyIS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk9yZGVyTGluZSJgChBBdmFpbGFiaWxpdHlMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSEQoJcmVxdWVzdGVkGAIgASgDEhEKCWF2YWlsYWJsZRgDIAEoAxISCgpzdWZmaWNpZW50GAQgASgIImcKGUNoZWNrQXZhaWxhYmlsaXR5UmVzcG9uc2USEQoJYXZhaWxhYmxlGAEgASgIEjcKBWl0ZW1zGAIgAygLMiguc3RvY2tyb29tLmludmVudG9yeS52MS5BdmFpbGFiaWxpdHlMaW5lIm4KDlJlc2VydmVSZXF1ZXN0EjAKBWl0ZW1zGAEgAygLMiEuc3RvY2tyb29tLmludmVudG9yeS52MS5PcmRlckxpbmUSEQoJcmVmZXJlbmNlGAIgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSKJAQoPUmVzZXJ2ZVJlc3BvbnNlEhEKCXJlZmVyZW5jZRgBIAEoCRI2CgVsaW5lcxgCIAMoCzInLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVzZXJ2YXRpb25MaW5lEisKBWl0ZW1zGAMgAygLMhwuc3RvY2tyb29tLmludmVudG9yeS52MS5JdGVtIm4KDlJlbGVhc2VSZXF1ZXN0EjAKBWl0ZW1zGAEgAygLMiEuc3RvY2tyb29tLmludmVudG9yeS52MS5PcmRlckxpbmUSEQoJcmVmZXJlbmNlGAIgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSKJAQoPUmVsZWFzZVJlc3BvbnNlEhEKCXJlZmVyZW5jZRgBIAEoCRI2CgVsaW5lcxgCIAMoCzInLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVzZXJ2YXRpb25MaW5lEisKBWl0ZW1zGAMgAygLMhwuc3RvY2tyb29tLmludmVudG9yeS52MS5JdGVtIoQBChVDb21taXRPdXRib3VuZFJlcXVlc3QSMAoFaXRlbXMYASADKAsyIS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk9yZGVyTGluZRIRCglyZWZlcmVuY2UYAiABKAkSDQoFbm90ZXMYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIsUBChZDb21taXRPdXRib3VuZFJlc3BvbnNlEhEKCXJlZmVyZW5jZRgBIAEoCRI2CgVsaW5lcxgCIAMoCzInLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVzZXJ2YXRpb25MaW5lEisKBWl0ZW1zGAMgAygLMhwuc3RvY2tyb29tLmludmVudG9yeS52MS5JdGVtEjMKCW1vdmVtZW50cxgEIAMoCzIgLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuTW92ZW1lbnQiKgoVR2V0UmVzZXJ2YXRpb25SZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCSJSChZHZXRSZXNlcnZhdGlvblJlc3BvbnNlEjgKC3Jlc2VydmF0aW9uGAEgASgLMiMuc3RvY2tyb29tLmludmVudG9yeS52MS5SZXNlcnZhdGlvbiJ3ChRSZWNvcmRJbmJvdW5kUmVxdWVzdBISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgDEhEKCXJlZmVyZW5jZRgDIAEoCRINCgVub3RlcxgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkidwoVUmVjb3JkSW5ib3VuZFJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SMgoIbW92ZW1lbnQYAiABKAsyIC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50Im0KFkFkanVzdEludmVudG9yeVJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCRIWCg5xdWFudGl0eV9kZWx0YRgCIAEoAxIOCgZyZWFzb24YAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJInkKF0FkanVzdEludmVudG9yeVJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SMgoIbW92ZW1lbnQYAiABKAsyIC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50InYKE1JlY29yZFJldHVyblJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghxdWFudGl0eRgCIAEoAxIRCglyZWZlcmVuY2UYAyABKAkSDQoFbm90ZXMYBCABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJInYKFFJlY29yZFJldHVyblJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SMgoIbW92ZW1lbnQYAiABKAsyIC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50InYKE1JlY29yZERhbWFnZVJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghxdWFudGl0eRgCIAEoAxIRCglyZWZlcmVuY2UYAyABKAkSDQoFbm90ZXMYBCABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJInYKFFJlY29yZERhbWFnZVJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SMgoIbW92ZW1lbnQYAiABKAsyIC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50IocCChRMaXN0TW92ZW1lbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIPCgdpdGVtX2lkGAMgASgJEhIKCnByb2R1Y3RfaWQYBCABKAkSMgoEdHlwZRgFIAEoDjIkLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuTW92ZW1lbnRUeXBlEhEKCXJlZmVyZW5jZRgGIAEoCRIuCgpzdGFydF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZQoVTGlzdE1vdmVtZW50c1Jlc3BvbnNlEjMKCW1vdmVtZW50cxgBIAMoCzIgLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuTW92ZW1lbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh0KG0NoZWNrSW52ZW50b3J5SGVhbHRoUmVxdWVzdCJsCg1IZWFsdGhFeGFtcGxlEg8KB2l0ZW1faWQYASABKAkSEgoKcHJvZHVjdF9pZBgCIAEoCRITCgttb3ZlbWVudF9pZBgDIAEoCRIRCglyZWZlcmVuY2UYBCABKAkSDgoGZGV0YWlsGAUgASgJIlcKDUhlYWx0aEZpbmRpbmcSDQoFY291bnQYASABKAMSNwoIZXhhbXBsZXMYAiADKAsyJS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkhlYWx0aEV4YW1wbGUilwMKHENoZWNrSW52ZW50b3J5SGVhbHRoUmVzcG9uc2USDwoHaGVhbHRoeRgBIAEoCBJIChlvbl9oYW5kX2xlZGdlcl9taXNtYXRjaGVzGAIgASgLMiUuc3RvY2tyb29tLmludmVudG9yeS52MS5IZWFsdGhGaW5kaW5nEkcKGHJlc2VydmVkX2hvbGRfbWlzbWF0Y2hlcxgDIAEoCzIlLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSGVhbHRoRmluZGluZxJDChRvbl9oYW5kX2FmdGVyX2JyZWFrcxgEIAEoCzIlLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSGVhbHRoRmluZGluZxJHChhjb21taXRfbGVkZ2VyX21pc21hdGNoZXMYBSABKAsyJS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkhlYWx0aEZpbmRpbmcSFQoNaXRlbXNfY2hlY2tlZBgGIAEoAxIuCgpjaGVja190aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJnChBSZWNvbmNpbGVSZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSGAoQb25seV9kaWZmZXJlbmNlcxgCIAEoCBIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSLnAQoMUmVjb25jaWxlUm93Eg8KB2l0ZW1faWQYASABKAkSEgoKcHJvZHVjdF9pZBgCIAEoCRIPCgdvbl9oYW5kGAMgASgDEhYKDmxlZGdlcl9vbl9oYW5kGAQgASgDEhoKEmxhc3Rfb25faGFuZF9hZnRlchgFIAEoAxIQCghyZXNlcnZlZBgGIAEoAxIMCgRoZWxkGAcgASgDEhwKFG9uX2hhbmRfbWludXNfbGVkZ2VyGAggASgDEhsKE3Jlc2VydmVkX21pbnVzX2hlbGQYCSABKAMSEgoKY29uc2lzdGVudBgKIAEoCCJ7ChFSZWNvbmNpbGVSZXNwb25zZRIyCgRyb3dzGAEgAygLMiQuc3RvY2tyb29tLmludmVudG9yeS52MS5SZWNvbmNpbGVSb3cSGQoRaW5jb25zaXN0ZW50X3Jvd3MYAiABKAUSFwoPbmV4dF9wYWdlX3Rva2VuGAMgASgJMroNChBJbnZlbnRvcnlTZXJ2aWNlEmMKCkNyZWF0ZUl0ZW0SKS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkNyZWF0ZUl0ZW1SZXF1ZXN0Giouc3RvY2tyb29tLmludmVudG9yeS52MS5DcmVhdGVJdGVtUmVzcG9uc2USWgoHR2V0SXRlbRImLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuR2V0SXRlbVJlcXVlc3QaJy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkdldEl0ZW1SZXNwb25zZRJgCglMaXN0SXRlbXMSKC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkxpc3RJdGVtc1JlcXVlc3QaKS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkxpc3RJdGVtc1Jlc3BvbnNlEmMKClVwZGF0ZUl0ZW0SKS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlVwZGF0ZUl0ZW1SZXF1ZXN0Giouc3RvY2tyb29tLmludmVudG9yeS52MS5VcGRhdGVJdGVtUmVzcG9uc2USeAoRQ2hlY2tBdmFpbGFiaWxpdHkSMC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkNoZWNrQXZhaWxhYmlsaXR5UmVxdWVzdBoxLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuQ2hlY2tBdmFpbGFiaWxpdHlSZXNwb25zZRJaCgdSZXNlcnZlEiYuc3RvY2tyb29tLmludmVudG9yeS52MS5SZXNlcnZlUmVxdWVzdBonLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVzZXJ2ZVJlc3BvbnNlEloKB1JlbGVhc2USJi5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlbGVhc2VSZXF1ZXN0Gicuc3RvY2tyb29tLmludmVudG9yeS52MS5SZWxlYXNlUmVzcG9uc2USbwoOQ29tbWl0T3V0Ym91bmQSLS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkNvbW1pdE91dGJvdW5kUmVxdWVzdBouLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuQ29tbWl0T3V0Ym91bmRSZXNwb25zZRJvCg5HZXRSZXNlcnZhdGlvbhItLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuR2V0UmVzZXJ2YXRpb25SZXF1ZXN0Gi4uc3RvY2tyb29tLmludmVudG9yeS52MS5HZXRSZXNlcnZhdGlvblJlc3BvbnNlEmwKDVJlY29yZEluYm91bmQSLC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29yZEluYm91bmRSZXF1ZXN0Gi0uc3RvY2tyb29tLmludmVudG9yeS52MS5SZWNvcmRJbmJvdW5kUmVzcG9uc2UScgoPQWRqdXN0SW52ZW50b3J5Ei4uc3RvY2tyb29tLmludmVudG9yeS52MS5BZGp1c3RJbnZlbnRvcnlSZXF1ZXN0Gi8uc3RvY2tyb29tLmludmVudG9yeS52MS5BZGp1c3RJbnZlbnRvcnlSZXNwb25zZRJpCgxSZWNvcmRSZXR1cm4SKy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29yZFJldHVyblJlcXVlc3QaLC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29yZFJldHVyblJlc3BvbnNlEmkKDFJlY29yZERhbWFnZRIrLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVjb3JkRGFtYWdlUmVxdWVzdBosLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVjb3JkRGFtYWdlUmVzcG9uc2USbAoNTGlzdE1vdmVtZW50cxIsLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuTGlzdE1vdmVtZW50c1JlcXVlc3QaLS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkxpc3RNb3ZlbWVudHNSZXNwb25zZRKBAQoUQ2hlY2tJbnZlbnRvcnlIZWFsdGgSMy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkNoZWNrSW52ZW50b3J5SGVhbHRoUmVxdWVzdBo0LnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuQ2hlY2tJbnZlbnRvcnlIZWFsdGhSZXNwb25zZRJgCglSZWNvbmNpbGUSKC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29uY2lsZVJlcXVlc3QaKS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29uY2lsZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_stockroom_inventory_v1_resources]);
 
 /**
  * Request of CreateItem.
@@ -1020,6 +1020,326 @@ export const ListMovementsResponseSchema: GenMessage<ListMovementsResponse> = /*
   messageDesc(file_stockroom_inventory_v1_inventory_service, 28);
 
 /**
+ * Request of CheckInventoryHealth. Every check covers the caller's whole tenant.
+ *
+ * @generated from message stockroom.inventory.v1.CheckInventoryHealthRequest
+ */
+export type CheckInventoryHealthRequest = Message<"stockroom.inventory.v1.CheckInventoryHealthRequest"> & {
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.CheckInventoryHealthRequest.
+ * Use `create(CheckInventoryHealthRequestSchema)` to create a new message.
+ */
+export const CheckInventoryHealthRequestSchema: GenMessage<CheckInventoryHealthRequest> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 29);
+
+/**
+ * One example of a fault; the fields that apply are set.
+ *
+ * @generated from message stockroom.inventory.v1.HealthExample
+ */
+export type HealthExample = Message<"stockroom.inventory.v1.HealthExample"> & {
+  /**
+   * The stock item concerned (a UUID).
+   *
+   * @generated from field: string item_id = 1;
+   */
+  itemId: string;
+
+  /**
+   * The item's product id.
+   *
+   * @generated from field: string product_id = 2;
+   */
+  productId: string;
+
+  /**
+   * The movement concerned, as ListMovements names it.
+   *
+   * @generated from field: string movement_id = 3;
+   */
+  movementId: string;
+
+  /**
+   * The order reference concerned.
+   *
+   * @generated from field: string reference = 4;
+   */
+  reference: string;
+
+  /**
+   * What is wrong, with the numbers.
+   *
+   * @generated from field: string detail = 5;
+   */
+  detail: string;
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.HealthExample.
+ * Use `create(HealthExampleSchema)` to create a new message.
+ */
+export const HealthExampleSchema: GenMessage<HealthExample> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 30);
+
+/**
+ * One kind of fault: how many, and some examples.
+ *
+ * @generated from message stockroom.inventory.v1.HealthFinding
+ */
+export type HealthFinding = Message<"stockroom.inventory.v1.HealthFinding"> & {
+  /**
+   * Number of faults of this kind found.
+   *
+   * @generated from field: int64 count = 1;
+   */
+  count: bigint;
+
+  /**
+   * At most 20 examples, ordered by product id.
+   *
+   * @generated from field: repeated stockroom.inventory.v1.HealthExample examples = 2;
+   */
+  examples: HealthExample[];
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.HealthFinding.
+ * Use `create(HealthFindingSchema)` to create a new message.
+ */
+export const HealthFindingSchema: GenMessage<HealthFinding> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 31);
+
+/**
+ * Response of CheckInventoryHealth.
+ *
+ * @generated from message stockroom.inventory.v1.CheckInventoryHealthResponse
+ */
+export type CheckInventoryHealthResponse = Message<"stockroom.inventory.v1.CheckInventoryHealthResponse"> & {
+  /**
+   * True when every count below is 0.
+   *
+   * @generated from field: bool healthy = 1;
+   */
+  healthy: boolean;
+
+  /**
+   * Items whose on_hand differs from the sum of their movements' quantities.
+   *
+   * @generated from field: stockroom.inventory.v1.HealthFinding on_hand_ledger_mismatches = 2;
+   */
+  onHandLedgerMismatches?: HealthFinding | undefined;
+
+  /**
+   * Items whose reserved differs from the sum of what their order references hold.
+   *
+   * @generated from field: stockroom.inventory.v1.HealthFinding reserved_hold_mismatches = 3;
+   */
+  reservedHoldMismatches?: HealthFinding | undefined;
+
+  /**
+   * Movements whose on_hand_after differs from the sum of the item's
+   * movements up to and including them (ledger order), and items whose
+   * on_hand differs from their newest movement's on_hand_after.
+   *
+   * @generated from field: stockroom.inventory.v1.HealthFinding on_hand_after_breaks = 4;
+   */
+  onHandAfterBreaks?: HealthFinding | undefined;
+
+  /**
+   * Reservation lines whose committed units differ from the OUTBOUND
+   * movements of their reference and item, and OUTBOUND movements with no
+   * reservation line.
+   *
+   * @generated from field: stockroom.inventory.v1.HealthFinding commit_ledger_mismatches = 5;
+   */
+  commitLedgerMismatches?: HealthFinding | undefined;
+
+  /**
+   * Items checked (all of the tenant's).
+   *
+   * @generated from field: int64 items_checked = 6;
+   */
+  itemsChecked: bigint;
+
+  /**
+   * When the check ran (the transaction's snapshot time).
+   *
+   * @generated from field: google.protobuf.Timestamp check_time = 7;
+   */
+  checkTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.CheckInventoryHealthResponse.
+ * Use `create(CheckInventoryHealthResponseSchema)` to create a new message.
+ */
+export const CheckInventoryHealthResponseSchema: GenMessage<CheckInventoryHealthResponse> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 32);
+
+/**
+ * Request of Reconcile.
+ *
+ * @generated from message stockroom.inventory.v1.ReconcileRequest
+ */
+export type ReconcileRequest = Message<"stockroom.inventory.v1.ReconcileRequest"> & {
+  /**
+   * If not empty, only this product.
+   *
+   * @generated from field: string product_id = 1;
+   */
+  productId: string;
+
+  /**
+   * Only items whose numbers disagree.
+   *
+   * @generated from field: bool only_differences = 2;
+   */
+  onlyDifferences: boolean;
+
+  /**
+   * Most rows to return: default 50, at most 500 (larger values are reduced to 500).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page, with the same filters; empty for the first page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.ReconcileRequest.
+ * Use `create(ReconcileRequestSchema)` to create a new message.
+ */
+export const ReconcileRequestSchema: GenMessage<ReconcileRequest> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 33);
+
+/**
+ * The records of one item's stock, side by side.
+ *
+ * @generated from message stockroom.inventory.v1.ReconcileRow
+ */
+export type ReconcileRow = Message<"stockroom.inventory.v1.ReconcileRow"> & {
+  /**
+   * The stock item (a UUID).
+   *
+   * @generated from field: string item_id = 1;
+   */
+  itemId: string;
+
+  /**
+   * The item's product id.
+   *
+   * @generated from field: string product_id = 2;
+   */
+  productId: string;
+
+  /**
+   * The item's on_hand.
+   *
+   * @generated from field: int64 on_hand = 3;
+   */
+  onHand: bigint;
+
+  /**
+   * Sum of the item's movement quantities: the truth.
+   *
+   * @generated from field: int64 ledger_on_hand = 4;
+   */
+  ledgerOnHand: bigint;
+
+  /**
+   * on_hand_after of the item's newest movement (0 without movements).
+   *
+   * @generated from field: int64 last_on_hand_after = 5;
+   */
+  lastOnHandAfter: bigint;
+
+  /**
+   * The item's reserved.
+   *
+   * @generated from field: int64 reserved = 6;
+   */
+  reserved: bigint;
+
+  /**
+   * Sum of what the item's order references hold now.
+   *
+   * @generated from field: int64 held = 7;
+   */
+  held: bigint;
+
+  /**
+   * on_hand - ledger_on_hand (signed).
+   *
+   * @generated from field: int64 on_hand_minus_ledger = 8;
+   */
+  onHandMinusLedger: bigint;
+
+  /**
+   * reserved - held (signed).
+   *
+   * @generated from field: int64 reserved_minus_held = 9;
+   */
+  reservedMinusHeld: bigint;
+
+  /**
+   * True when on_hand = ledger_on_hand = last_on_hand_after and reserved = held.
+   *
+   * @generated from field: bool consistent = 10;
+   */
+  consistent: boolean;
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.ReconcileRow.
+ * Use `create(ReconcileRowSchema)` to create a new message.
+ */
+export const ReconcileRowSchema: GenMessage<ReconcileRow> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 34);
+
+/**
+ * Response of Reconcile.
+ *
+ * @generated from message stockroom.inventory.v1.ReconcileResponse
+ */
+export type ReconcileResponse = Message<"stockroom.inventory.v1.ReconcileResponse"> & {
+  /**
+   * One row per item, ordered by product id.
+   *
+   * @generated from field: repeated stockroom.inventory.v1.ReconcileRow rows = 1;
+   */
+  rows: ReconcileRow[];
+
+  /**
+   * Rows of this page that are not consistent.
+   *
+   * @generated from field: int32 inconsistent_rows = 2;
+   */
+  inconsistentRows: number;
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 3;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.ReconcileResponse.
+ * Use `create(ReconcileResponseSchema)` to create a new message.
+ */
+export const ReconcileResponseSchema: GenMessage<ReconcileResponse> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 35);
+
+/**
  * Stock per product for an order flow: check availability, reserve per order
  * reference, then ship (commit) or release; plus receipts, returns, damage and
  * adjustments, each written to an append-only movement ledger.
@@ -1197,6 +1517,31 @@ export const InventoryService: GenService<{
     methodKind: "unary";
     input: typeof ListMovementsRequestSchema;
     output: typeof ListMovementsResponseSchema;
+  },
+  /**
+   * For the people who run the store (admin): checks the tenant's three
+   * records of stock against each other (items, open holds, the movement
+   * ledger) and reports every kind of drift with a count and up to 20
+   * examples. Reads only; each check is one statement on one snapshot.
+   *
+   * @generated from rpc stockroom.inventory.v1.InventoryService.CheckInventoryHealth
+   */
+  checkInventoryHealth: {
+    methodKind: "unary";
+    input: typeof CheckInventoryHealthRequestSchema;
+    output: typeof CheckInventoryHealthResponseSchema;
+  },
+  /**
+   * Per item (admin): on_hand beside the ledger's sum and the last
+   * on_hand_after, reserved beside the open holds' sum, and whether they agree.
+   * Reads only.
+   *
+   * @generated from rpc stockroom.inventory.v1.InventoryService.Reconcile
+   */
+  reconcile: {
+    methodKind: "unary";
+    input: typeof ReconcileRequestSchema;
+    output: typeof ReconcileResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stockroom_inventory_v1_inventory_service, 0);
