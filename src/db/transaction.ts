@@ -47,6 +47,45 @@ export interface Tx {
   query<Row>(statement: Statement, params: readonly unknown[]): Promise<Row[]>;
   /** Runs SQL whose text varies per call (dynamic filters); parameters stay separate from text. */
   queryDynamic<Row>(text: string, params: readonly unknown[]): Promise<Row[]>;
+  /**
+   * Counts something for the metrics once this transaction commits, so a
+   * rolled-back or retried attempt counts nothing (e.g. stock movements).
+   */
+  count(counter: CommittedCounter, grpc_service: string, label: string, by?: number): void;
+}
+
+/** What Tx.count counts; each is one metric family (src/observability/metrics.ts). */
+export type CommittedCounter = 'stock_movements' | 'idempotent_replays' | 'holds_expired' | 'events_written';
+
+export interface CommittedCount {
+  readonly counter: CommittedCounter;
+  readonly grpc_service: string;
+  readonly label: string;
+  readonly by: number;
+}
+
+/** Why a transaction attempt failed, for the metrics; undefined for everything else. */
+export type TransactionFailure = 'deadlock' | 'serialization_failure' | 'lock_timeout' | 'statement_timeout' | 'cancelled';
+
+/** An open trace span of a transaction; its statements become child spans. */
+export interface TransactionTrace {
+  statement(name: string): { end(error?: unknown): void };
+  end(outcome: 'commit' | 'rollback', error?: unknown): void;
+}
+
+/**
+ * Sees every transaction, for metrics and traces (src/observability/). Kept
+ * to a few calls per transaction so the hot path stays cheap.
+ */
+export interface TransactionObserver {
+  /** Time from asking the pool for a connection until holding one. */
+  connectionAcquired(wait_seconds: number): void;
+  /** One attempt ended: committed (with what it counted), rolled back, or about to be retried. */
+  attemptEnded(outcome: 'commit' | 'rollback' | 'retry', failure: TransactionFailure | undefined, counted: readonly CommittedCount[] | undefined): void;
+  /** pg_cancel_backend was sent because the call's deadline passed or its client went away. */
+  backendCancelled(): void;
+  /** A span for one transaction, or undefined when tracing is off. */
+  traceTransaction(read_only: boolean): TransactionTrace | undefined;
 }
 
 export interface TransactionLimits {
@@ -126,13 +165,20 @@ export function violatedConstraint(error: unknown): string | undefined {
 
 class PostgresTx implements Tx {
   #em: EntityManager | undefined;
+  /** What `count` collected; reported only if this attempt commits. */
+  counted: CommittedCount[] | undefined;
 
   constructor(
     private readonly orm: MikroORM,
     readonly caller: Caller,
     /** Queries on the transaction's one connection. */
     private readonly transaction: Kysely<any>,
+    private readonly trace: TransactionTrace | undefined,
   ) {}
+
+  count(counter: CommittedCounter, grpc_service: string, label: string, by = 1): void {
+    (this.counted ??= []).push({ counter, grpc_service, label, by });
+  }
 
   /**
    * The unit of work, made on first use: forking an EntityManager and
@@ -153,8 +199,17 @@ class PostgresTx implements Tx {
     if (this.#em !== undefined) await this.#em.flush();
   }
 
-  private execute<Row>(compiled: CompiledQuery): Promise<{ rows: Row[] }> {
-    return this.transaction.executeQuery<Row>(compiled);
+  private async execute<Row>(name: string, compiled: CompiledQuery): Promise<{ rows: Row[] }> {
+    const span = this.trace?.statement(name);
+    if (span === undefined) return this.transaction.executeQuery<Row>(compiled);
+    try {
+      const result = await this.transaction.executeQuery<Row>(compiled);
+      span.end();
+      return result;
+    } catch (error) {
+      span.end(error);
+      throw error;
+    }
   }
 
   async query<Row>(statement: Statement, params: readonly unknown[]): Promise<Row[]> {
@@ -166,13 +221,13 @@ class PostgresTx implements Tx {
       parameters: params,
       query: { kind: 'RawNode' },
     } as unknown as CompiledQuery;
-    const result = await this.execute<Row>(compiled);
+    const result = await this.execute<Row>(statement.name, compiled);
     return result.rows;
   }
 
   async queryDynamic<Row>(text: string, params: readonly unknown[]): Promise<Row[]> {
     const compiled = { sql: text, parameters: params, query: { kind: 'RawNode' } } as unknown as CompiledQuery;
-    const result = await this.execute<Row>(compiled);
+    const result = await this.execute<Row>('dynamic', compiled);
     return result.rows;
   }
 }
@@ -185,6 +240,7 @@ export class TransactionRunner {
     private readonly orm: MikroORM,
     private readonly limits: TransactionLimits,
     private readonly cancel_backend?: CancelBackend,
+    private readonly observer?: TransactionObserver,
   ) {
     this.client = orm.em.getConnection().getClient();
   }
@@ -194,26 +250,49 @@ export class TransactionRunner {
    * more than once (after a deadlock), so it must not have side effects
    * outside the transaction.
    */
-  async run<T>(context: CallContext, work: (tx: Tx) => Promise<T>, options: { read_only?: boolean } = {}): Promise<T> {
+  run<T>(context: CallContext, work: (tx: Tx) => Promise<T>, options: { read_only?: boolean } = {}): Promise<T> {
+    const trace = this.observer?.traceTransaction(options.read_only ?? false);
+    if (trace === undefined) return this.attempts(context, work, options, undefined);
+    return this.attempts(context, work, options, trace).then(
+      (result) => {
+        trace.end('commit');
+        return result;
+      },
+      (error: unknown) => {
+        trace.end('rollback', error);
+        throw error;
+      },
+    );
+  }
+
+  private async attempts<T>(context: CallContext, work: (tx: Tx) => Promise<T>, options: { read_only?: boolean }, trace: TransactionTrace | undefined): Promise<T> {
+    const observer = this.observer;
     for (let attempt = 0; ; attempt++) {
       context.signal?.throwIfAborted();
       try {
-        return await this.attempt(context, work, options);
+        return await this.attempt(context, work, options, trace);
       } catch (error) {
         // The call is over (deadline or cancel): report that, not what it interrupted.
-        if (context.signal?.aborted) throw context.signal.reason ?? error;
+        if (context.signal?.aborted) {
+          observer?.attemptEnded('rollback', 'cancelled', undefined);
+          throw context.signal.reason ?? error;
+        }
         const state = sqlState(error);
         if (state === DEADLOCK_DETECTED || state === SERIALIZATION_FAILURE) {
+          const failure = state === DEADLOCK_DETECTED ? 'deadlock' : 'serialization_failure';
           if (attempt < this.limits.retry_max) {
+            observer?.attemptEnded('retry', failure, undefined);
             await backoff(attempt);
             continue;
           }
+          observer?.attemptEnded('rollback', failure, undefined);
           throw new AbortedError(
             `the transaction conflicted with concurrent work ${attempt + 1} times; retry the call`,
             state === DEADLOCK_DETECTED ? 'DEADLOCK' : 'SERIALIZATION_FAILURE',
             { attempts: String(attempt + 1) },
           );
         }
+        observer?.attemptEnded('rollback', state === LOCK_NOT_AVAILABLE ? 'lock_timeout' : state === QUERY_CANCELED ? 'statement_timeout' : undefined, undefined);
         if (state === LOCK_NOT_AVAILABLE) {
           throw new AbortedError(`a row stayed locked longer than ${this.limits.lock_timeout_ms} ms; retry the call`, 'LOCK_TIMEOUT', {
             lockTimeoutMs: String(this.limits.lock_timeout_ms),
@@ -229,15 +308,18 @@ export class TransactionRunner {
     }
   }
 
-  private attempt<T>(context: CallContext, work: (tx: Tx) => Promise<T>, options: { read_only?: boolean }): Promise<T> {
+  private attempt<T>(context: CallContext, work: (tx: Tx) => Promise<T>, options: { read_only?: boolean }, trace: TransactionTrace | undefined): Promise<T> {
+    const asked_at = this.observer === undefined ? 0 : performance.now();
     return this.client.connection().execute(async (connection) => {
-      const tx = new PostgresTx(this.orm, context.caller, connection);
+      this.observer?.connectionAcquired((performance.now() - asked_at) / 1000);
+      const tx = new PostgresTx(this.orm, context.caller, connection, trace);
       try {
         const begin = new LastResultQuery(beginStatement(context.caller.tenant_id, this.limits, options.read_only ?? false));
         const { rows } = await connection.executeQuery<{ backend_pid: number }>({ sql: begin, parameters: [], query: { kind: 'RawNode' } } as unknown as CompiledQuery);
         const result = await this.inTransaction(tx, rows[0].backend_pid, context, work);
         await tx.flush();
         await connection.executeQuery(COMMIT);
+        this.observer?.attemptEnded('commit', undefined, tx.counted);
         return result;
       } catch (error) {
         // Harmless when the transaction already ended (a failed COMMIT rolls
@@ -259,6 +341,7 @@ export class TransactionRunner {
     const cancel_backend = this.cancel_backend;
     let cancelling: Promise<void> | undefined;
     const on_abort = () => {
+      this.observer?.backendCancelled();
       cancelling = cancel_backend(backend_pid).catch(() => {});
     };
     signal.throwIfAborted();
