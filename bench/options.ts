@@ -23,11 +23,15 @@ export interface BenchOptions {
   readonly ceilings: boolean;
   /** Where results go; latest.* unless a label is given. */
   readonly label: string;
+  /** Exports every span to a local OTLP sink (the cost of tracing); off by default, as in production without an endpoint. */
+  readonly tracing: boolean;
+  /** Metrics are on by default; --no-metrics measures their cost. */
+  readonly metrics: boolean;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--scenarios=a,b] [--concurrency=1,8,32,64]
                        [--warmup=SECONDS] [--duration=SECONDS] [--pool-max=N]
-                       [--cpu-prof] [--no-ceilings] [--label=NAME]
+                       [--cpu-prof] [--no-ceilings] [--label=NAME] [--tracing] [--no-metrics]
 scenarios: ${SCENARIOS.join(', ')} (default: all), or ${EXTRA_SCENARIOS.join(', ')}`;
 
 function list(value: string): string[] {
@@ -53,6 +57,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   let cpu_prof = false;
   let ceilings = true;
   let label = 'latest';
+  let tracing = false;
+  let metrics = true;
   for (const argument of argv) {
     const [flag, value = ''] = argument.split('=', 2);
     switch (flag) {
@@ -83,6 +89,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case '--no-ceilings':
         ceilings = false;
         break;
+      case '--tracing':
+        tracing = true;
+        break;
+      case '--no-metrics':
+        metrics = false;
+        break;
       case '--label':
         if (!/^[\w.-]+$/.test(value)) throw new Error(`--label must be a plain file name, got "${value}"`);
         label = value;
@@ -95,5 +107,5 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         throw new Error(`unknown option ${argument}\n${USAGE}`);
     }
   }
-  return { quick, scenarios, concurrency, warmup_ms, measure_ms, pool_max, cpu_prof, ceilings, label };
+  return { quick, scenarios, concurrency, warmup_ms, measure_ms, pool_max, cpu_prof, ceilings, label, tracing, metrics };
 }

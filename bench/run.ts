@@ -17,6 +17,7 @@ import { migrate } from '../src/db/migrate.js';
 import { loadConfig } from '../src/server/config.js';
 import { mintToken } from '../src/tools/token.js';
 import { throughputChart } from './chart.js';
+import { startOtlpSink } from './otlp-sink.js';
 import { Context, TENANTS, log } from './context.js';
 import { FifoPool } from './fifo-pool.js';
 import { LoadProcess } from './load-process.js';
@@ -58,7 +59,15 @@ async function main(options: BenchOptions): Promise<number> {
     if (profile_dir) fs.mkdirSync(profile_dir, { recursive: true });
     const port = await freePort();
     log(`starting the server (node dist/src/main.js) on port ${port}, pool ${pool_max}${profile_dir ? ', with --cpu-prof' : ''}`);
-    const server = await ServerProcess.start({ port, database_url: database.url, jwt_secret, pool_max: options.pool_max, cpu_prof_dir: profile_dir });
+    const environment: Record<string, string> = { STOCKROOM_METRICS_ENABLED: String(options.metrics) };
+    if (options.tracing) {
+      const sink = await startOtlpSink();
+      cleanup.push(() => sink.close());
+      Object.assign(environment, { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' });
+      log(`tracing on: every span is exported to a local OTLP sink at ${sink.url}`);
+    }
+    log(`metrics ${options.metrics ? 'on' : 'off (--no-metrics)'}`);
+    const server = await ServerProcess.start({ port, database_url: database.url, jwt_secret, pool_max: options.pool_max, cpu_prof_dir: profile_dir, environment });
     cleanup.push(() => server.stop());
 
     const tokens: Record<string, string> = {};

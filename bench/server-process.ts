@@ -18,6 +18,8 @@ export interface ServerOptions {
   readonly pool_max: number | undefined;
   /** Directory for a V8 CPU profile (written when the server exits), or undefined. */
   readonly cpu_prof_dir: string | undefined;
+  /** More settings (tracing, metrics on or off). */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 export class ServerProcess {
@@ -46,6 +48,7 @@ export class ServerProcess {
         STOCKROOM_JWT_SECRET: options.jwt_secret,
         STOCKROOM_LOG_LEVEL: 'warn',
         ...(options.pool_max ? { STOCKROOM_DATABASE_POOL_MAX: String(options.pool_max) } : {}),
+        ...options.environment,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -5,8 +5,10 @@
 import type { Logger } from 'pino';
 import { openDatabase, type Database } from './db/database.js';
 import { TransactionRunner } from './db/transaction.js';
+import { Observability } from './observability/observability.js';
 import { TokenVerifier } from './server/auth.js';
 import type { Config } from './server/config.js';
+import type { ServiceModule } from './server/module.js';
 import { startServer, type RunningServer } from './server/server.js';
 import { stockroomServices } from './server/services.js';
 import { IdempotencyStore, purgeExpiredKeys } from './shared/idempotency.js';
@@ -27,21 +29,26 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
     );
   }
   const verifier = new TokenVerifier(config.auth);
+  const observability = new Observability(config, logger);
   const database = await openDatabase(config, logger);
+  observability.watchPool(await database.pool(), config.database_pool_max);
   const runner = new TransactionRunner(database.orm, {
     lock_timeout_ms: config.lock_timeout_ms,
     statement_timeout_ms: config.statement_timeout_ms,
     retry_max: config.transaction_retry_max,
-  }, (backend_pid) => database.cancelBackend(backend_pid));
+  }, (backend_pid) => database.cancelBackend(backend_pid), observability.transactionObserver());
   const idempotency = new IdempotencyStore(config.idempotency_retention_hours);
   let server: RunningServer;
+  let modules: ServiceModule[];
   try {
-    const modules = stockroomServices({ runner, idempotency, logger });
-    server = await startServer({ config, logger, verifier, modules, probe: () => database.ping() });
+    modules = stockroomServices({ runner, idempotency, logger });
+    server = await startServer({ config, logger, verifier, modules, probe: () => database.ping(), observability });
   } catch (error) {
     await database.close();
+    await observability.stop();
     throw error;
   }
+  observability.startHealthGauges(modules.flatMap((module) => (module.health ? [{ grpc_service: module.service.typeName, source: module.health }] : [])));
   const purge_timer = setInterval(() => void purgeIdempotencyKeys(runner, logger), IDEMPOTENCY_PURGE_INTERVAL_MS);
   purge_timer.unref();
   return {
@@ -50,6 +57,7 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
     async stop() {
       clearInterval(purge_timer);
       await server.shutdown();
+      await observability.stop();
       await database.close();
     },
   };

@@ -15,6 +15,8 @@ import { connectionConfig } from './session.js';
 export interface Database {
   readonly orm: MikroORM;
   readonly embedded: boolean;
+  /** The service's pg pool, for the pool gauges. */
+  pool(): Promise<pg.Pool>;
   /** True while a trivial query answers; used by the health service. */
   ping(): Promise<boolean>;
   /** Cancels the statement a backend is running; for calls whose deadline passed. */
@@ -57,6 +59,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     return {
       orm,
       embedded: embedded !== undefined,
+      pool: () => (orm.em.getConnection() as unknown as { getNativeClient(): Promise<pg.Pool> }).getNativeClient(),
       async ping() {
         try {
           await orm.em.fork().getConnection().execute('select 1');

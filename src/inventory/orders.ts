@@ -15,7 +15,7 @@ import { mergeLines } from './lines.js';
 import type { AvailabilityResult, OrderLine, OrderResult, ReservationLineView } from './model.js';
 import { toBigInt, toItem, toLine, toMovement, type ItemRow } from './rows.js';
 import { stockRepository as repository, type CommitRow, type ItemQuantities, type LineRow, type ReserveRow } from './stock-repository.js';
-import { inventoryMethod } from './methods.js';
+import { INVENTORY_SERVICE_NAME, inventoryMethod } from './methods.js';
 
 export interface OrderInput {
   /** As the caller sent them (validated); lines of one product are summed here. */
@@ -205,6 +205,7 @@ export class OrderFlow {
         const items = await lockLines(tx, input.lines, merged);
         const written = await repository.applyCommit(tx, input.reference, input.notes, inLockOrder(merged, items));
         if (written.length < merged.length) throw await exceeded(tx, input.reference, merged, items, written);
+        tx.count('stock_movements', INVENTORY_SERVICE_NAME, 'OUTBOUND', written.length);
         const rows = inRequestOrder<CommitRow>(merged, written);
         return {
           ...orderResult(input.reference, rows),

@@ -8,7 +8,7 @@ import type { CallContext } from '../shared/caller.js';
 import { FailedPreconditionError, InsufficientStockError, NotFoundError } from '../shared/errors.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
 import { LIMITS } from './limits.js';
-import { inventoryMethod } from './methods.js';
+import { INVENTORY_SERVICE_NAME, inventoryMethod } from './methods.js';
 import type { MovementType, StockChangeResult } from './model.js';
 import { toBigInt, toItem, toMovement } from './rows.js';
 import { stockRepository as repository } from './stock-repository.js';
@@ -65,6 +65,7 @@ export class StockChanges {
       this.idempotency.run(tx, { method: inventoryMethod(method), key: idempotency_key, input }, async () => {
         const row = await repository.applyStockChange(tx, change);
         if (!row) throw await refusal(tx, change);
+        tx.count('stock_movements', INVENTORY_SERVICE_NAME, row.type, 1);
         return { item: toItem(row), movement: toMovement({ ...row, item_id: row.id, product_id: row.product_id }) };
       }),
     );

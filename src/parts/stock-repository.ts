@@ -10,6 +10,7 @@ import { Decimal, type DecimalValue } from '../shared/decimal.js';
 import { assert } from '../shared/errors.js';
 import { balanceLimitExceeded, ledgerInconsistent, locationNotFound, partNotFound, PartShortageError, tooManyLayers } from './errors.js';
 import { LIMITS } from './limits.js';
+import { PARTS_SERVICE } from './methods.js';
 import { COST_SCALE, QTY_SCALE, type Allocation, type BatchView, type Micros, type MovementType } from './model.js';
 import { toBatch, toMicros, type BatchRow } from './rows.js';
 import {
@@ -212,6 +213,7 @@ export async function changeLayers(tx: Tx, place: Place, input: LayerChanges): P
       tx.caller.subject,
     ]);
     assert(rows.length === changes.length && rows.every((row) => row.layers_changed === changes.length), 'every layer change wrote one movement');
+    tx.count('stock_movements', PARTS_SERVICE, input.type, rows.length);
     written.movement_ids.push(...rows.map((row) => row.movement_id));
     if (input.work_order_id !== null) written.work_order_line_ids.push(...rows.map((row) => row.line_id ?? ''));
   }
@@ -245,6 +247,7 @@ export async function addLayer(tx: Tx, place: Place, input: NewLayer): Promise<{
     input.update_last_price,
   ]);
   assert(row, 'a new layer was written');
+  tx.count('stock_movements', PARTS_SERVICE, input.type, 1);
   return { batch: toBatch(row), movement_id: row.movement_id };
 }
 
@@ -275,6 +278,8 @@ export async function transferLayers(
       tx.caller.subject,
     ]);
     assert(rows.length === taken.length, 'every transferred layer got a new layer and two movements');
+    tx.count('stock_movements', PARTS_SERVICE, 'TRANSFER_OUT', rows.length);
+    tx.count('stock_movements', PARTS_SERVICE, 'TRANSFER_IN', rows.length);
     moved.push(...rows);
   }
   return moved;

@@ -49,6 +49,36 @@ export interface Config {
   readonly tls_cert_file?: string;
   readonly tls_key_file?: string;
   readonly auth: AuthConfig;
+  readonly metrics: MetricsConfig;
+  /** Undefined unless an OTLP endpoint is configured: tracing is off. */
+  readonly tracing?: TracingConfig;
+}
+
+export interface MetricsConfig {
+  /** Serve GET /metrics on the service port and record metrics (the default). */
+  readonly enabled: boolean;
+  /** When set, GET /metrics requires `Authorization: Bearer <token>` (Prometheus' `authorization` scrape setting). */
+  readonly bearer_token?: string;
+  /** How often the health-check and reconcile gauges are refreshed; 0 turns the refresh off. */
+  readonly health_interval_ms: number;
+  /** How many tenants (seen in calls) the refresh checks, at most. */
+  readonly health_tenants_max: number;
+}
+
+export type TraceSamplerName = 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
+
+/** OpenTelemetry tracing, from the standard OTEL_* variables. */
+export interface TracingConfig {
+  /** Full OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces. */
+  readonly traces_url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly service_name: string;
+  readonly resource_attributes: Readonly<Record<string, string>>;
+  readonly sampler: TraceSamplerName;
+  /** Ratio for the traceidratio samplers, 0..1. */
+  readonly sampler_ratio: number;
+  /** Batch span processor delay (OTEL_BSP_SCHEDULE_DELAY). */
+  readonly export_delay_ms: number;
 }
 
 /** A configuration value that cannot be used; its message is the whole story. */
@@ -184,5 +214,61 @@ export function loadConfig(env: Environment = process.env): Config {
     tls_cert_file,
     tls_key_file,
     auth: loadAuth(env, database_url === undefined),
+    metrics: loadMetrics(env),
+    tracing: loadTracing(env),
+  };
+}
+
+function loadMetrics(env: Environment): MetricsConfig {
+  const bearer_token = text(env, 'STOCKROOM_METRICS_BEARER_TOKEN');
+  if (bearer_token !== undefined && bearer_token.length < 16) throw new ConfigError('STOCKROOM_METRICS_BEARER_TOKEN', 'must be at least 16 characters');
+  return {
+    enabled: flag(env, 'STOCKROOM_METRICS_ENABLED', true),
+    bearer_token,
+    health_interval_ms: integer(env, 'STOCKROOM_METRICS_HEALTH_INTERVAL_MS', 60_000, 0, 86_400_000),
+    health_tenants_max: integer(env, 'STOCKROOM_METRICS_HEALTH_TENANTS_MAX', 100, 1, 10_000),
+  };
+}
+
+const SAMPLERS: readonly TraceSamplerName[] = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'];
+
+/** `key=value,key2=value2` (OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS), values percent-decoded. */
+function keyValues(env: Environment, name: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const pair of (text(env, name) ?? '').split(',')) {
+    if (pair.trim() === '') continue;
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new ConfigError(name, `must be key=value pairs separated by commas, got "${pair.trim()}"`);
+    result[pair.slice(0, at).trim()] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  return result;
+}
+
+/** Tracing is on only when an OTLP endpoint is configured, as the OpenTelemetry SDKs do. */
+function loadTracing(env: Environment): TracingConfig | undefined {
+  if (flag(env, 'OTEL_SDK_DISABLED', false) || text(env, 'OTEL_TRACES_EXPORTER') === 'none') return undefined;
+  const traces_endpoint = text(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const endpoint = text(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  if (traces_endpoint === undefined && endpoint === undefined) return undefined;
+  // The base endpoint gets the signal's path appended; the per-signal one is used as is (OTLP exporter spec).
+  const traces_url = traces_endpoint ?? `${endpoint!.replace(/\/+$/, '')}/v1/traces`;
+  const variable = traces_endpoint !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  if (!/^https?:\/\/[^/]/.test(traces_url)) throw new ConfigError(variable, `must be an http:// or https:// URL, got "${traces_url}"`);
+  const protocol = text(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? text(env, 'OTEL_EXPORTER_OTLP_PROTOCOL');
+  if (protocol === 'grpc') throw new ConfigError('OTEL_EXPORTER_OTLP_PROTOCOL', 'grpc is not supported; Stockroom exports OTLP over HTTP (use port 4318)');
+  const sampler = (text(env, 'OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on') as TraceSamplerName;
+  if (!SAMPLERS.includes(sampler)) throw new ConfigError('OTEL_TRACES_SAMPLER', `must be one of ${SAMPLERS.join(', ')}, got "${sampler}"`);
+  const ratio_text = text(env, 'OTEL_TRACES_SAMPLER_ARG');
+  const sampler_ratio = ratio_text === undefined ? 1 : Number(ratio_text);
+  if (!(sampler_ratio >= 0 && sampler_ratio <= 1)) throw new ConfigError('OTEL_TRACES_SAMPLER_ARG', `must be a ratio between 0 and 1, got "${ratio_text}"`);
+  const resource_attributes = keyValues(env, 'OTEL_RESOURCE_ATTRIBUTES');
+  return {
+    traces_url,
+    headers: { ...keyValues(env, 'OTEL_EXPORTER_OTLP_HEADERS'), ...keyValues(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS') },
+    service_name: text(env, 'OTEL_SERVICE_NAME') ?? resource_attributes['service.name'] ?? 'stockroom',
+    resource_attributes,
+    sampler,
+    sampler_ratio,
+    export_delay_ms: integer(env, 'OTEL_BSP_SCHEDULE_DELAY', 5_000, 1, 600_000),
   };
 }

@@ -68,7 +68,7 @@ export function loggingInterceptor(logger: Logger): Interceptor {
   };
 }
 
-function reasonOf(error: ConnectError): string | undefined {
+export function reasonOf(error: ConnectError): string | undefined {
   for (const detail of error.details) {
     if ('desc' in detail && detail.desc.typeName === 'google.rpc.ErrorInfo') return (detail.value as { reason?: string }).reason;
   }

@@ -6,6 +6,7 @@ import type { DescService } from '@bufbuild/protobuf';
 import type { ConnectRouter } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import type { TransactionRunner } from '../db/transaction.js';
+import type { HealthSource } from '../observability/health-gauges.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
 import type { DetailMapper } from './errors.js';
 
@@ -20,4 +21,6 @@ export interface ServiceModule {
   readonly service: DescService;
   register(router: ConnectRouter): void;
   readonly details?: DetailMapper;
+  /** The service's health check and reconcile, counted into the health gauges. */
+  readonly health?: HealthSource;
 }

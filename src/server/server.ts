@@ -10,6 +10,7 @@ import net, { type AddressInfo, type Socket } from 'node:net';
 import type { ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { Logger } from 'pino';
+import type { Observability } from '../observability/observability.js';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
 import type { TokenVerifier } from './auth.js';
 import type { Config } from './config.js';
@@ -27,6 +28,8 @@ export interface ServerDependencies {
   readonly modules: readonly ServiceModule[];
   /** Answers true while the database does. */
   readonly probe: () => Promise<boolean>;
+  /** Metrics (GET /metrics on this port) and traces. */
+  readonly observability: Observability;
 }
 
 export interface RunningServer {
@@ -42,7 +45,7 @@ export interface RunningServer {
 const ALWAYS_ADMITTED = new Set(['grpc.health.v1.Health']);
 
 export async function startServer(dependencies: ServerDependencies): Promise<RunningServer> {
-  const { config, logger, modules } = dependencies;
+  const { config, logger, modules, observability } = dependencies;
   const health = new HealthState({ probe: dependencies.probe, probe_interval_ms: 5_000 });
   const admission = new Admission();
   const shutdown_controller = new AbortController();
@@ -58,7 +61,9 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
   const handler = connectNodeAdapter({
     routes,
     interceptors: [
+      ...observability.tracingInterceptors(),
       loggingInterceptor(logger),
+      ...observability.metricsInterceptors(),
       errorInterceptor(logger, mappers),
       (next) => (request) => (ALWAYS_ADMITTED.has(request.service.typeName) ? next(request) : admit(next)(request)),
       authInterceptor(dependencies.verifier, { reflection_requires_auth: config.auth.reflection_requires_auth }),
@@ -70,6 +75,8 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
   });
 
   const listener = (request: http2.Http2ServerRequest | http.IncomingMessage, response: http2.Http2ServerResponse | http.ServerResponse) => {
+    // Prometheus scrapes the service port (HTTP/1.1 or h2): one port to open, and /metrics lives as long as the server.
+    if (observability.serves(request)) return void observability.serve(request, response);
     applyDeadlines(request, config.default_deadline_ms, config.max_deadline_ms);
     encodeGrpcMessagesForEveryClient(response);
     handler(request as http2.Http2ServerRequest, response as http2.Http2ServerResponse);

@@ -163,6 +163,8 @@ export class IdempotencyStore {
       // transaction, which would be a programming error in the caller.
       throw new Error(`idempotency key "${call.key}" has no stored response`);
     }
+    const [grpc_service = '', grpc_method = ''] = call.method.split('/');
+    tx.count('idempotent_replays', grpc_service, grpc_method);
     return decodeTaggedJson<T>(row.response);
   }
 }

@@ -11,7 +11,7 @@ import { anyUnpack } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import pg from 'pg';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { startStockroom as startApp, type Stockroom } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/server/config.js';
 import { runtimeRoleFor } from '../../src/db/runtime-role.js';
@@ -59,7 +59,7 @@ export interface TestStockroom {
   close(): Promise<void>;
 }
 
-export async function startStockroom(environment: Record<string, string> = {}): Promise<TestStockroom> {
+export async function startStockroom(environment: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestStockroom> {
   const config = loadConfig({
     STOCKROOM_DATABASE_URL: testDatabaseUrl(),
     STOCKROOM_HOST: '127.0.0.1',
@@ -72,7 +72,7 @@ export async function startStockroom(environment: Record<string, string> = {}): 
     STOCKROOM_SHUTDOWN_GRACE_MS: '2000',
     ...environment,
   });
-  const logger = pino({ level: config.log_level });
+  const logger = options.logger ?? pino({ level: config.log_level });
   const app = await startApp(config, logger);
   const port = app.server.port;
   const clients: grpc.Client[] = [];
