@@ -45,6 +45,8 @@ export interface Config {
   readonly default_deadline_ms: number;
   readonly max_deadline_ms: number;
   readonly max_message_bytes: number;
+  /** The connection layer's limits; see ConnectionLimits. */
+  readonly connection: ConnectionLimits;
   readonly idempotency_retention_hours: number;
   readonly tls_cert_file?: string;
   readonly tls_key_file?: string;
@@ -79,6 +81,26 @@ export interface TracingConfig {
   readonly sampler_ratio: number;
   /** Batch span processor delay (OTEL_BSP_SCHEDULE_DELAY). */
   readonly export_delay_ms: number;
+}
+
+/**
+ * Bounds on what one client can hold open. Every number here exists so that a
+ * silent, slow or greedy client costs the server a bounded amount, and a
+ * flood is refused at once instead of queuing behind the database pool.
+ */
+export interface ConnectionLimits {
+  /** A connection with no call in progress and no bytes either way for this long is closed. */
+  readonly idle_timeout_ms: number;
+  /** A request's headers (HTTP/1.1), or a first stream (HTTP/2), must arrive within this of the connection being ready for it. */
+  readonly header_timeout_ms: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS we announce to every HTTP/2 client. */
+  readonly max_concurrent_streams: number;
+  /** Open connections beyond this are closed as they arrive. */
+  readonly max_connections: number;
+  /** Calls (all services but health) in progress at once; beyond it a call fails with RESOURCE_EXHAUSTED at once. */
+  readonly max_calls_in_flight: number;
+  /** Open grpc.health.v1.Health/Watch streams; beyond it Watch fails with RESOURCE_EXHAUSTED. */
+  readonly max_health_watches: number;
 }
 
 /** A configuration value that cannot be used; its message is the whole story. */
@@ -176,6 +198,17 @@ function loadAuth(env: Environment, embedded: boolean): AuthConfig {
   };
 }
 
+function loadConnectionLimits(env: Environment): ConnectionLimits {
+  return {
+    idle_timeout_ms: integer(env, 'STOCKROOM_IDLE_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    header_timeout_ms: integer(env, 'STOCKROOM_HEADER_TIMEOUT_MS', 10_000, 100, 600_000),
+    max_concurrent_streams: integer(env, 'STOCKROOM_MAX_CONCURRENT_STREAMS', 100, 1, 10_000),
+    max_connections: integer(env, 'STOCKROOM_MAX_CONNECTIONS', 1_000, 1, 1_000_000),
+    max_calls_in_flight: integer(env, 'STOCKROOM_MAX_CALLS_IN_FLIGHT', 500, 1, 1_000_000),
+    max_health_watches: integer(env, 'STOCKROOM_MAX_HEALTH_WATCHES', 100, 1, 100_000),
+  };
+}
+
 /** Reads and validates the configuration; throws ConfigError on the first bad value. */
 export function loadConfig(env: Environment = process.env): Config {
   const database_url = postgresUrl(env, 'STOCKROOM_DATABASE_URL');
@@ -210,6 +243,7 @@ export function loadConfig(env: Environment = process.env): Config {
     default_deadline_ms,
     max_deadline_ms,
     max_message_bytes: integer(env, 'STOCKROOM_MAX_MESSAGE_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    connection: loadConnectionLimits(env),
     idempotency_retention_hours: integer(env, 'STOCKROOM_IDEMPOTENCY_RETENTION_HOURS', 24, 24, 24 * 365),
     tls_cert_file,
     tls_key_file,

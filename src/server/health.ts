@@ -19,6 +19,7 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthListResponseSchema,
 } from '../../gen/grpc/health/v1/health_pb.js';
+import { errorInfo } from './errors.js';
 
 /** The protocol's status values: UNKNOWN, SERVING, NOT_SERVING, SERVICE_UNKNOWN. */
 export const ServingStatus = HealthCheckResponse_ServingStatus;
@@ -245,7 +246,7 @@ export class HealthState {
  * Registers grpc.health.v1.Health on the router: Check, Watch and List.
  * Check of a service never set fails with NOT_FOUND, as the protocol says.
  */
-export function registerHealth(router: ConnectRouter, state: HealthState): void {
+export function registerHealth(router: ConnectRouter, state: HealthState, limits: { max_watches: number } = { max_watches: Number.POSITIVE_INFINITY }): void {
   router.service(Health, {
     async check(request) {
       const status = await state.status(request.service);
@@ -255,6 +256,12 @@ export function registerHealth(router: ConnectRouter, state: HealthState): void 
       return create(HealthCheckResponseSchema, { status });
     },
     async *watch(request, context) {
+      // Each Watch holds a stream and a listener for as long as the client likes.
+      if (state.openWatches >= limits.max_watches) {
+        throw new ConnectError(`${limits.max_watches} health watches are open, the limit; use Check or retry later`, Code.ResourceExhausted, undefined, [
+          errorInfo('TOO_MANY_WATCHES', Health.typeName.replace(/\.Health$/, ''), { maxHealthWatches: String(limits.max_watches) }),
+        ]);
+      }
       for await (const status of state.watch(request.service, context.signal)) {
         yield create(HealthCheckResponseSchema, { status });
       }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { PermissionDeniedError, UnavailableError } from '../shared/errors.js';
 import type { TokenVerifier } from './auth.js';
 import { CALLER_KEY } from './context.js';
-import { toConnectError, type DetailMapper } from './errors.js';
+import { errorInfo, toConnectError, type DetailMapper } from './errors.js';
 import { METHOD_ROLES, REFLECTION_METHODS, satisfies, type Requirement } from './permissions.js';
 
 /**
@@ -75,15 +75,29 @@ export function reasonOf(error: ConnectError): string | undefined {
   return undefined;
 }
 
-/** Counts calls in flight and refuses new ones once shutdown has begun. */
+/** The ErrorInfo domain of a service's errors: its package, e.g. `stockroom.parts.v1`. */
+function errorDomain(request: { service: { typeName: string } }): string {
+  return request.service.typeName.replace(/\.[A-Za-z]+$/, '');
+}
+
+/**
+ * Counts calls in flight, refuses new ones once shutdown has begun, and
+ * refuses them at once beyond `max_calls_in_flight`: a call queued behind a
+ * full database pool would only time out later, holding memory meanwhile,
+ * while RESOURCE_EXHAUSTED now lets the client back off or go elsewhere.
+ * One counter: O(1) per call.
+ */
 export class Admission {
   private draining = false;
   private in_flight = 0;
   private idle_waiters: (() => void)[] = [];
 
+  constructor(private readonly max_calls_in_flight: number = Number.POSITIVE_INFINITY) {}
+
   interceptor(): Interceptor {
     return (next) => async (request) => {
       if (this.draining) throw new UnavailableError('server is shutting down; retry on another instance');
+      if (this.in_flight >= this.max_calls_in_flight) throw this.tooManyCalls(errorDomain(request));
       this.in_flight++;
       const finished = () => {
         this.in_flight--;
@@ -96,6 +110,13 @@ export class Admission {
         throw error;
       }
     };
+  }
+
+  private tooManyCalls(domain: string): ConnectError {
+    const limit = String(this.max_calls_in_flight);
+    return new ConnectError(`the server has ${limit} calls in flight, its limit; retry with backoff`, Code.ResourceExhausted, undefined, [
+      errorInfo('TOO_MANY_CALLS_IN_FLIGHT', domain, { maxCallsInFlight: limit }),
+    ]);
   }
 
   get calls_in_flight(): number {
@@ -122,8 +143,7 @@ export function errorInterceptor(logger: Logger, mappers: ReadonlyMap<string, De
     try {
       return await next(request);
     } catch (error) {
-      const domain = request.service.typeName.replace(/\.[A-Za-z]+$/, '');
-      throw toConnectError(error, domain, logger, mappers.get(request.service.typeName));
+      throw toConnectError(error, errorDomain(request), logger, mappers.get(request.service.typeName));
     }
   };
 }

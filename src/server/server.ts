@@ -16,6 +16,7 @@ import type { TokenVerifier } from './auth.js';
 import type { Config } from './config.js';
 import { applyDeadlines } from './deadlines.js';
 import type { DetailMapper } from './errors.js';
+import { Connections } from './connections.js';
 import { HealthState, registerHealth } from './health.js';
 import { Admission, authInterceptor, errorInterceptor, loggingInterceptor } from './interceptors.js';
 import type { ServiceModule } from './module.js';
@@ -47,14 +48,15 @@ const ALWAYS_ADMITTED = new Set(['grpc.health.v1.Health']);
 export async function startServer(dependencies: ServerDependencies): Promise<RunningServer> {
   const { config, logger, modules, observability } = dependencies;
   const health = new HealthState({ probe: dependencies.probe, probe_interval_ms: 5_000 });
-  const admission = new Admission();
+  const admission = new Admission(config.connection.max_calls_in_flight);
+  const connections = new Connections(config.connection);
   const shutdown_controller = new AbortController();
   const mappers = new Map<string, DetailMapper>();
   for (const module of modules) if (module.details) mappers.set(module.service.typeName, module.details);
 
   const routes = (router: ConnectRouter) => {
     for (const module of modules) module.register(router);
-    registerHealth(router, health);
+    registerHealth(router, health, { max_watches: config.connection.max_health_watches });
     registerReflection(router, { services: [...modules.map((module) => module.service), Health] });
   };
   const admit = admission.interceptor();
@@ -75,32 +77,42 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
   });
 
   const listener = (request: http2.Http2ServerRequest | http.IncomingMessage, response: http2.Http2ServerResponse | http.ServerResponse) => {
+    connections.callStarted(request, response);
     // Prometheus scrapes the service port (HTTP/1.1 or h2): one port to open, and /metrics lives as long as the server.
     if (observability.serves(request)) return void observability.serve(request, response);
     applyDeadlines(request, config.default_deadline_ms, config.max_deadline_ms);
     encodeGrpcMessagesForEveryClient(response);
     handler(request as http2.Http2ServerRequest, response as http2.Http2ServerResponse);
   };
+  const http2_options = { settings: { maxConcurrentStreams: config.connection.max_concurrent_streams } };
   const http2_server =
     config.tls_cert_file && config.tls_key_file
       ? http2.createSecureServer(
           // Over TLS, ALPN picks HTTP/2 or HTTP/1.1 for us.
-          { allowHTTP1: true, cert: fs.readFileSync(config.tls_cert_file), key: fs.readFileSync(config.tls_key_file) },
+          {
+            ...http2_options,
+            allowHTTP1: true,
+            handshakeTimeout: config.connection.header_timeout_ms,
+            cert: fs.readFileSync(config.tls_cert_file),
+            key: fs.readFileSync(config.tls_key_file),
+          },
           listener,
         )
-      : http2.createServer({}, listener);
+      : http2.createServer(http2_options, listener);
   const http1_server = http.createServer(listener);
+  // Node runs this one itself: socket inactivity, checked on every read.
+  http1_server.timeout = config.connection.idle_timeout_ms;
+  http1_server.keepAliveTimeout = connections.keepAliveTimeoutMs();
+  http1_server.on('timeout', (socket: Socket) => connections.quiet(socket));
   const sessions = new Set<http2.ServerHttp2Session>();
   http2_server.on('session', (session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
+    connections.http2(session);
   });
-  const server = config.tls_cert_file ? http2_server : cleartextDemultiplexer(http2_server, http1_server);
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  if (config.tls_cert_file) http2_server.on('secureConnection', (socket) => connections.secured(socket));
+  const server = config.tls_cert_file ? http2_server : cleartextDemultiplexer(http2_server, http1_server, connections);
+  server.maxConnections = config.connection.max_connections;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -123,12 +135,13 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
       shutdown_controller.abort();
       health.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      http1_server.closeIdleConnections();
+      // HTTP/1.1 keep-alive sockets close as soon as their last response is out.
+      connections.closeHttp1WhenIdle();
       // GOAWAY first so clients stop opening streams, then cut what is left.
       for (const session of sessions) session.close();
       const hard_stop = setTimeout(() => {
         for (const session of sessions) session.destroy();
-        for (const socket of sockets) socket.destroy();
+        connections.destroyAll();
       }, 1_000);
       await closed;
       clearTimeout(hard_stop);
@@ -184,8 +197,9 @@ const HTTP2_PREFACE_START = Buffer.from('PRI * HTTP/2.0');
  * and hand it to the right server. HTTP/2 sessions take the bytes already read
  * from the socket's buffer and keep the native socket handle (no copy layer).
  */
-function cleartextDemultiplexer(http2_server: http2.Http2Server, http1_server: http.Server): net.Server {
+function cleartextDemultiplexer(http2_server: http2.Http2Server, http1_server: http.Server, connections: Connections): net.Server {
   return net.createServer({ noDelay: true }, (socket) => {
+    connections.accepted(socket);
     socket.once('data', (first: Buffer) => {
       socket.pause();
       socket.unshift(first);
@@ -193,6 +207,7 @@ function cleartextDemultiplexer(http2_server: http2.Http2Server, http1_server: h
       if (is_http2) {
         http2_server.emit('connection', socket);
       } else {
+        connections.http1(socket);
         http1_server.emit('connection', socket);
         socket.resume();
       }

@@ -1,0 +1,192 @@
+/**
+ * The connection layer's limits, tried with raw sockets the way a broken or
+ * hostile client behaves: silence, half a header, the HTTP/2 preface and
+ * nothing more, a header sent one byte at a time, too many connections,
+ * calls and Health Watch streams. Each must end within its documented bound.
+ */
+import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import pg from 'pg';
+import { call, expectError, startStockroom, testDatabaseUrl, uniqueTenant, type TestStockroom } from './support/harness.js';
+
+const IDLE_MS = 400;
+const HEADER_MS = 900;
+let stockroom: TestStockroom;
+
+beforeAll(async () => {
+  stockroom = await startStockroom({
+    STOCKROOM_IDLE_TIMEOUT_MS: String(IDLE_MS),
+    STOCKROOM_HEADER_TIMEOUT_MS: String(HEADER_MS),
+    STOCKROOM_MAX_CALLS_IN_FLIGHT: '3',
+    STOCKROOM_MAX_HEALTH_WATCHES: '2',
+    STOCKROOM_MAX_CONNECTIONS: '40',
+    STOCKROOM_LOCK_TIMEOUT_MS: '10000',
+  });
+});
+afterAll(() => stockroom.close());
+
+/** Opens a raw socket, writes `first` (if any), and resolves with how long the server kept it open. */
+function openFor(first?: string | Buffer, trickle?: { text: string; every_ms: number }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(stockroom.port, '127.0.0.1');
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    socket.on('connect', () => {
+      if (first !== undefined) socket.write(first);
+      if (trickle) {
+        let at = 0;
+        timer = setInterval(() => {
+          if (at < trickle.text.length && !socket.destroyed) socket.write(trickle.text[at++]);
+        }, trickle.every_ms);
+      }
+    });
+    socket.on('data', () => {});
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearInterval(timer);
+      resolve(Date.now() - started);
+    });
+    setTimeout(() => {
+      socket.destroy();
+      reject(new Error('the server kept the socket open for 10 s'));
+    }, 10_000).unref();
+  });
+}
+
+test('a socket that sends nothing is closed within the idle timeout', async () => {
+  const open_ms = await openFor();
+  expect(open_ms).toBeGreaterThanOrEqual(IDLE_MS - 50);
+  expect(open_ms).toBeLessThan(IDLE_MS + 500);
+});
+
+test('half an HTTP/1.1 header is closed within the idle timeout', async () => {
+  const open_ms = await openFor('POST /stockroom.inventory.v1.InventoryService/GetItem HTTP/1.1\r\nHost: x\r\n');
+  expect(open_ms).toBeLessThan(IDLE_MS + 500);
+});
+
+test('a connection that sends only the HTTP/2 preface is closed within the idle timeout', async () => {
+  const open_ms = await openFor(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'));
+  expect(open_ms).toBeLessThan(IDLE_MS + 500);
+});
+
+test('an HTTP/1.1 header sent a byte at a time is cut at the header timeout', async () => {
+  // Each byte restarts the idle timer; only the header timeout ends this.
+  const open_ms = await openFor('GET /', { text: 'x'.repeat(200), every_ms: 100 });
+  expect(open_ms).toBeGreaterThanOrEqual(HEADER_MS - 50);
+  expect(open_ms).toBeLessThan(HEADER_MS + 500);
+});
+
+test('an HTTP/1.1 keep-alive connection serves several requests, then closes when idle', async () => {
+  const socket = net.connect(stockroom.port, '127.0.0.1');
+  socket.on('error', () => {});
+  const request = 'POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}';
+  const answer = () =>
+    new Promise<string>((resolve) => {
+      socket.once('data', (chunk: Buffer) => resolve(chunk.toString()));
+      socket.write(request);
+    });
+  expect(await answer()).toContain('"status":"SERVING"');
+  expect(await answer()).toContain('"status":"SERVING"');
+  const started = Date.now();
+  const open_ms = await new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - started)));
+  // The keep-alive timeout is min(5 s, idle timeout); Node closes 1 s after the one it advertises.
+  expect(open_ms).toBeGreaterThanOrEqual(IDLE_MS);
+  expect(open_ms).toBeLessThan(IDLE_MS + 1_000 + 300);
+});
+
+/** Holds FOR UPDATE on an inventory item so that calls touching it wait. */
+async function lockedItem(): Promise<{ token: string; release: () => Promise<void> }> {
+  const tenant = uniqueTenant('edge-limits');
+  const token = await stockroom.token({ tenant, roles: ['admin'] });
+  const inventory = stockroom.grpcClient('stockroom.inventory.v1.InventoryService');
+  await call(inventory, 'createItem', { productId: 'HELD', sku: 'H', name: 'Held' }, token);
+  await call(inventory, 'recordInbound', { productId: 'HELD', quantity: '9', reference: 'PO' }, token);
+  const client = new pg.Client({ connectionString: testDatabaseUrl() });
+  await client.connect();
+  await client.query('begin');
+  await client.query('select 1 from inventory_items where tenant_id = $1 and product_id = $2 for update', [tenant, 'HELD']);
+  return {
+    token,
+    release: async () => {
+      await client.query('rollback');
+      await client.end();
+    },
+  };
+}
+
+test('calls beyond the in-flight cap are refused at once with RESOURCE_EXHAUSTED, and calls in flight outlive the idle timeout', async () => {
+  const { token, release } = await lockedItem();
+  const inventory = stockroom.grpcClient('stockroom.inventory.v1.InventoryService');
+  const reserve = (n: number) => call(inventory, 'reserve', { items: [{ productId: 'HELD', quantity: '1' }], reference: `ORDER-${n}` }, token);
+  const held = [reserve(1), reserve(2), reserve(3)];
+  try {
+    // Let the three reach the lock wait.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = performance.now();
+    const error = await expectError(reserve(4));
+    const refused_ms = performance.now() - started;
+    expect(error.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(error.errorInfos).toHaveLength(1);
+    expect(error.errorInfo?.reason).toBe('TOO_MANY_CALLS_IN_FLIGHT');
+    expect(error.errorInfo?.metadata.maxCallsInFlight).toBe('3');
+    expect(refused_ms).toBeLessThan(100);
+    // Waiting longer than the idle timeout must not cut the calls in flight.
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS + 200));
+  } finally {
+    await release();
+  }
+  await expect(Promise.all(held)).resolves.toHaveLength(3);
+  // Below the cap again: admitted.
+  await expect(reserve(5)).resolves.toBeDefined();
+});
+
+test('Health Watch streams beyond the cap are refused with RESOURCE_EXHAUSTED', async () => {
+  const health = stockroom.grpcClient('grpc.health.v1.Health');
+  const open: grpc.ClientReadableStream<unknown>[] = [];
+  const first_status = (stream: grpc.ClientReadableStream<unknown>) =>
+    new Promise<unknown>((resolve, reject) => {
+      stream.once('data', resolve);
+      stream.once('error', reject);
+    });
+  const watch = () => (health as unknown as { watch(request: object): grpc.ClientReadableStream<unknown> }).watch({ service: '' });
+  try {
+    for (let n = 0; n < 2; n++) {
+      const stream = watch();
+      open.push(stream);
+      await first_status(stream);
+    }
+    const refused = watch();
+    open.push(refused);
+    const error = await expectError(first_status(refused));
+    expect(error.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(error.errorInfos).toHaveLength(1);
+    expect(error.errorInfo?.reason).toBe('TOO_MANY_WATCHES');
+  } finally {
+    for (const stream of open) stream.cancel();
+  }
+});
+
+test('connections beyond the cap are closed as they arrive', async () => {
+  const limited = await startStockroom({ STOCKROOM_MAX_CONNECTIONS: '2', STOCKROOM_IDLE_TIMEOUT_MS: '5000' });
+  const sockets: net.Socket[] = [];
+  try {
+    const connect = () =>
+      new Promise<net.Socket>((resolve) => {
+        const socket = net.connect(limited.port, '127.0.0.1', () => resolve(socket));
+        socket.on('error', () => {});
+        sockets.push(socket);
+      });
+    await connect();
+    await connect();
+    const third = await connect();
+    const closed_ms = await new Promise<number>((resolve) => {
+      const started = Date.now();
+      if (third.destroyed) resolve(0);
+      third.once('close', () => resolve(Date.now() - started));
+    });
+    expect(closed_ms).toBeLessThan(500);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await limited.close();
+  }
+});
