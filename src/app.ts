@@ -3,6 +3,7 @@
  * server. main.ts runs it for the process; tests run it in-process.
  */
 import type { Logger } from 'pino';
+import { DatabaseAvailability } from './db/availability.js';
 import { openDatabase, type Database } from './db/database.js';
 import { TransactionRunner } from './db/transaction.js';
 import { Observability } from './observability/observability.js';
@@ -32,17 +33,26 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
   const observability = new Observability(config, logger);
   const database = await openDatabase(config, logger);
   observability.watchPool(await database.pool(), config.database_pool_max);
+  const availability = new DatabaseAvailability(logger);
   const runner = new TransactionRunner(database.orm, {
     lock_timeout_ms: config.lock_timeout_ms,
     statement_timeout_ms: config.statement_timeout_ms,
     retry_max: config.transaction_retry_max,
-  }, (backend_pid) => database.cancelBackend(backend_pid), observability.transactionObserver());
+  }, (backend_pid) => database.cancelBackend(backend_pid), observability.transactionObserver(), availability);
   const idempotency = new IdempotencyStore(config.idempotency_retention_hours);
   let server: RunningServer;
   let modules: ServiceModule[];
   try {
     modules = stockroomServices({ runner, idempotency, logger });
-    server = await startServer({ config, logger, verifier, modules, probe: () => database.ping(), observability });
+    const probe = async () => {
+      const answered = await database.ping();
+      if (answered) availability.succeeded();
+      else availability.failed(new Error('the health probe got no answer'));
+      return answered;
+    };
+    server = await startServer({ config, logger, verifier, modules, probe, observability });
+    // The first failed call turns health NOT_SERVING at once, not after the probe's cache.
+    availability.onChange((available) => server.health.databaseChanged(available));
   } catch (error) {
     await database.close();
     await observability.stop();

@@ -8,7 +8,9 @@
  *    transaction, flushed before commit) the first time the work asks for
  *    `tx.em`,
  *  - retries deadlocks and serialization failures a bounded number of times,
- *  - turns lock timeouts and exhausted retries into AbortedError.
+ *  - turns lock timeouts and exhausted retries into AbortedError, and a lost
+ *    or refused database connection into UnavailableError
+ *    (DATABASE_UNAVAILABLE), reported to the availability tracker.
  *
  * Hot paths send their SQL through Tx.query with named statements: PostgreSQL
  * parses and plans each once per connection instead of once per call
@@ -17,7 +19,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { CompiledQuery, type Kysely } from 'kysely';
 import pg from 'pg';
-import { AbortedError, assert } from '../shared/errors.js';
+import { AbortedError, UnavailableError, assert } from '../shared/errors.js';
 import type { CallContext, Caller } from '../shared/caller.js';
 
 /** A named SQL statement, prepared once per connection on first use. */
@@ -163,6 +165,42 @@ export function violatedConstraint(error: unknown): string | undefined {
   return typeof constraint === 'string' ? constraint : undefined;
 }
 
+// Errors of the socket under a connection (Node system error codes).
+const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED']);
+
+// What pg and its pool say, with no SQLSTATE, when a connection is gone or cannot be had.
+const CONNECTION_LOST = /connection terminated|terminating connection|connection error|not queryable|timeout exceeded when trying to connect|pool after calling end|server closed the connection|connection ended|socket hang up/i;
+
+/**
+ * True when `error` says the database connection was lost or refused:
+ * SQLSTATE class 08 (connection exception), 57P01 (admin shutdown, also what
+ * pg_terminate_backend sends), 57P02 (crash shutdown), 57P03 (cannot connect
+ * now), a network error, or pg's own words for a dead connection or pool.
+ * Looks through `cause` and AggregateError (a refused localhost connection
+ * tries IPv4 and IPv6).
+ */
+export function isConnectionFailure(error: unknown, depth = 0): boolean {
+  if (error === null || typeof error !== 'object' || depth > 4) return false;
+  const state = sqlState(error);
+  if (state !== undefined) return state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03';
+  const { code, message, cause, errors } = error as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return true;
+  if (typeof message === 'string' && CONNECTION_LOST.test(message)) return true;
+  if (Array.isArray(errors) && errors.some((each) => isConnectionFailure(each, depth + 1))) return true;
+  return isConnectionFailure(cause, depth + 1);
+}
+
+/** What the client gets during an outage; no database text. */
+export function databaseUnavailable(): UnavailableError {
+  return new UnavailableError('the database is unavailable; retry with backoff', 'DATABASE_UNAVAILABLE');
+}
+
+/** Where the runner reports connection failures and successes (see availability.ts). */
+export interface AvailabilityReport {
+  failed(error: unknown): void;
+  succeeded(): void;
+}
+
 class PostgresTx implements Tx {
   #em: EntityManager | undefined;
   /** What `count` collected; reported only if this attempt commits. */
@@ -241,6 +279,7 @@ export class TransactionRunner {
     private readonly limits: TransactionLimits,
     private readonly cancel_backend?: CancelBackend,
     private readonly observer?: TransactionObserver,
+    private readonly availability?: AvailabilityReport,
   ) {
     this.client = orm.em.getConnection().getClient();
   }
@@ -270,7 +309,9 @@ export class TransactionRunner {
     for (let attempt = 0; ; attempt++) {
       context.signal?.throwIfAborted();
       try {
-        return await this.attempt(context, work, options, trace);
+        const result = await this.attempt(context, work, options, trace);
+        this.availability?.succeeded();
+        return result;
       } catch (error) {
         // The call is over (deadline or cancel): report that, not what it interrupted.
         if (context.signal?.aborted) {
@@ -302,6 +343,10 @@ export class TransactionRunner {
           throw new AbortedError(`a statement ran longer than ${this.limits.statement_timeout_ms} ms`, 'STATEMENT_TIMEOUT', {
             statementTimeoutMs: String(this.limits.statement_timeout_ms),
           });
+        }
+        if (isConnectionFailure(error)) {
+          this.availability?.failed(error);
+          throw databaseUnavailable();
         }
         throw error;
       }

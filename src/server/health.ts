@@ -3,11 +3,14 @@
  *
  * Load balancers, Kubernetes gRPC probes and grpc-health-probe ask this
  * service whether to send us traffic. The answer for the whole server (the
- * empty service name "") follows the database: a Stockroom that cannot reach
- * PostgreSQL cannot keep stock truthful, so it reports NOT_SERVING and traffic
- * goes elsewhere. Probing the database on every Check would let an eager load
- * balancer hammer it, so a probe result is reused for a short while and
- * concurrent Checks share one probe in flight.
+ * empty service name "") and for each registered service follows the
+ * database: a Stockroom that cannot reach PostgreSQL cannot keep stock
+ * truthful, so it reports NOT_SERVING and traffic goes elsewhere. Probing the
+ * database on every Check would let an eager load balancer hammer it, so a
+ * probe result is reused for a short while and concurrent Checks share one
+ * probe in flight; but a call that finds the database gone turns the status
+ * NOT_SERVING at once (databaseChanged), and while it is gone the probe runs
+ * every probe_retry_ms so that SERVING comes back as soon as it answers.
  *
  * Protocol: https://github.com/grpc/grpc/blob/master/doc/health-checking.md
  */
@@ -37,6 +40,8 @@ export interface HealthStateOptions {
   readonly probe_result_max_age_ms?: number;
   /** A probe that has not answered by then counts as false. Default 2000. */
   readonly probe_timeout_ms?: number;
+  /** While the last probe failed, how soon the next one runs. Default 250. */
+  readonly probe_retry_ms?: number;
 }
 
 interface ProbeResult {
@@ -47,14 +52,17 @@ interface ProbeResult {
 /**
  * The serving status of the server and of each named service.
  *
- * Named services are SERVING or NOT_SERVING as set by setServing; a name never
- * set is unknown. The whole server ("") is SERVING only while it has not been
- * set otherwise, the latest probe answered true, and shutdown() has not run.
+ * The whole server ("") is SERVING only while it has not been set otherwise,
+ * the latest probe answered true, and shutdown() has not run. A named service
+ * is SERVING while it is set serving (setServing) and the whole server is; a
+ * name never set is unknown.
  */
 export class HealthState {
   private readonly probe: () => Promise<boolean>;
   private readonly probe_result_max_age_ms: number;
   private readonly probe_timeout_ms: number;
+  private readonly probe_retry_ms: number;
+  private retry_timer: NodeJS.Timeout | undefined;
   private readonly services = new Map<string, boolean>();
   private overall_serving = true;
   private last_probe: ProbeResult | undefined;
@@ -70,6 +78,7 @@ export class HealthState {
     this.probe = options.probe;
     this.probe_result_max_age_ms = options.probe_result_max_age_ms ?? 1000;
     this.probe_timeout_ms = options.probe_timeout_ms ?? 2000;
+    this.probe_retry_ms = options.probe_retry_ms ?? 250;
     this.timer = setInterval(() => void this.runProbe(), options.probe_interval_ms);
     this.timer.unref();
   }
@@ -101,6 +110,19 @@ export class HealthState {
   }
 
   /**
+   * What the calls learned about the database, ahead of the probe: a lost
+   * connection counts as a failed probe now (Watch streams hear it at once);
+   * a recovery counts as a good one.
+   */
+  databaseChanged(available: boolean): void {
+    if (this.shut_down) return;
+    const previous = this.last_probe;
+    this.last_probe = { healthy: available, at: Date.now() };
+    if (!available) this.retryProbeSoon();
+    if (previous?.healthy !== available) this.notify();
+  }
+
+  /**
    * Everything NOT_SERVING, permanently: call at the start of a graceful
    * shutdown so load balancers drain us while in-flight calls finish. Open
    * Watch streams receive NOT_SERVING and end. Stops the background probe.
@@ -122,14 +144,15 @@ export class HealthState {
 
   /**
    * The current status of a service; SERVICE_UNKNOWN for a name never set.
-   * For "" this may run the probe (at most one at a time, and only when the
-   * last result is older than probe_result_max_age_ms).
+   * A service set serving follows the whole server, which may run the probe
+   * (at most one at a time, and only when the last result is older than
+   * probe_result_max_age_ms).
    */
   async status(service: string): Promise<ServingStatus> {
     if (service !== OVERALL) {
       const serving = this.services.get(service);
       if (serving === undefined) return ServingStatus.SERVICE_UNKNOWN;
-      return serving && !this.shut_down ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+      if (!serving || this.shut_down) return ServingStatus.NOT_SERVING;
     }
     if (this.shut_down || !this.overall_serving) return ServingStatus.NOT_SERVING;
     const last = this.last_probe;
@@ -225,6 +248,7 @@ export class HealthState {
       const previous = this.last_probe;
       this.last_probe = { healthy, at: Date.now() };
       this.probe_in_flight = undefined;
+      if (!healthy) this.retryProbeSoon();
       if (previous?.healthy !== healthy) this.notify();
       return healthy;
     });
@@ -232,9 +256,20 @@ export class HealthState {
     return attempt;
   }
 
+  private retryProbeSoon(): void {
+    if (this.retry_timer !== undefined || this.shut_down || this.closed) return;
+    this.retry_timer = setTimeout(() => {
+      this.retry_timer = undefined;
+      void this.runProbe();
+    }, this.probe_retry_ms);
+    this.retry_timer.unref();
+  }
+
   private stopTimer(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    clearTimeout(this.retry_timer);
+    this.retry_timer = undefined;
   }
 
   private notify(): void {

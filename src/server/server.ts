@@ -48,6 +48,8 @@ const ALWAYS_ADMITTED = new Set(['grpc.health.v1.Health']);
 export async function startServer(dependencies: ServerDependencies): Promise<RunningServer> {
   const { config, logger, modules, observability } = dependencies;
   const health = new HealthState({ probe: dependencies.probe, probe_interval_ms: 5_000 });
+  // Each service answers Check and Watch by name (grpc-health-probe -service=…), following the database.
+  for (const module of modules) health.setServing(module.service.typeName, true);
   const admission = new Admission(config.connection.max_calls_in_flight);
   const connections = new Connections(config.connection);
   const shutdown_controller = new AbortController();

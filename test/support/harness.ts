@@ -59,7 +59,13 @@ export interface TestStockroom {
   close(): Promise<void>;
 }
 
-export async function startStockroom(environment: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestStockroom> {
+export interface StartOptions {
+  readonly logger?: Logger;
+  /** Collects every log line (parsed JSON, level info and up) instead of discarding them. */
+  readonly log?: Record<string, unknown>[];
+}
+
+export async function startStockroom(environment: Record<string, string> = {}, options: StartOptions = {}): Promise<TestStockroom> {
   const config = loadConfig({
     STOCKROOM_DATABASE_URL: testDatabaseUrl(),
     STOCKROOM_HOST: '127.0.0.1',
@@ -72,7 +78,8 @@ export async function startStockroom(environment: Record<string, string> = {}, o
     STOCKROOM_SHUTDOWN_GRACE_MS: '2000',
     ...environment,
   });
-  const logger = options.logger ?? pino({ level: config.log_level });
+  const log = options.log;
+  const logger = options.logger ?? (log ? pino({ level: 'info' }, { write: (line: string) => void log.push(JSON.parse(line)) }) : pino({ level: config.log_level }));
   const app = await startApp(config, logger);
   const port = app.server.port;
   const clients: grpc.Client[] = [];
