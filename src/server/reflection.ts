@@ -8,10 +8,11 @@
  * grpc.reflection.v1alpha (what older grpcurl and many GUI clients still
  * speak). The two are identical on the wire apart from their package name.
  *
- * Answers come from protobuf-es descriptor objects: the generated code of every
- * registered service already embeds its file descriptor (DescFile.proto) and
- * links the files it imports (DescFile.dependencies), so nothing here reads
- * .proto files at run time.
+ * Answers come from protobuf-es descriptor objects: the descriptor set built
+ * by buf (descriptor-set.ts: with comments, and the error detail files), and
+ * for anything not in it the generated code of each registered service,
+ * which embeds its file descriptor (DescFile.proto) and links the files it
+ * imports (DescFile.dependencies). Nothing here reads .proto files at run time.
  *
  * Protocol: https://github.com/grpc/grpc/blob/master/doc/server-reflection.md
  */
@@ -52,7 +53,16 @@ export interface ReflectionOptions {
    * it is registered). The two reflection services are always added.
    */
   readonly services: readonly DescService[];
+  /**
+   * Files served besides the services' own, preferred over the generated
+   * code's copies of the same name (see descriptor-set.ts: they carry
+   * comments, and include the error detail files no service imports).
+   */
+  readonly files?: readonly DescFile[];
 }
+
+/** Files that decode the google.rpc.Status of any error (AIP-193 details). */
+const ERROR_DETAIL_FILES = ['google/rpc/status.proto', 'google/rpc/error_details.proto'];
 
 /** The reflection services themselves, listed by list_services as gRPC servers do. */
 export const REFLECTION_SERVICES: readonly DescService[] = [ServerReflectionV1, ServerReflectionV1Alpha];
@@ -116,6 +126,8 @@ class ReflectionIndex {
 
   constructor(options: ReflectionOptions) {
     this.service_names = reflectedServiceNames(options);
+    // First file of a name wins, so the descriptor set's copies go first.
+    for (const file of options.files ?? []) this.addFile(file);
     for (const service of [...options.services, ...REFLECTION_SERVICES]) {
       this.addFile(service.file);
     }
@@ -181,7 +193,13 @@ class ReflectionIndex {
     return response;
   }
 
-  /** The file first, then its imports depth first, each once. */
+  /**
+   * The file first, then its imports depth first, each once; for a file that
+   * defines services, then also the files that decode its errors (see
+   * errorDetailFiles). grpcurl and buf curl resolve the Any types in an
+   * error's details only from files they already hold, never with a new
+   * reflection request, so these must travel with the service.
+   */
   private serializedClosure(file: DescFile): Uint8Array[] {
     let closure = this.serialized_closures.get(file.proto.name);
     if (closure === undefined) {
@@ -194,10 +212,19 @@ class ReflectionIndex {
         current.dependencies.forEach(visit);
       };
       visit(file);
+      if (file.services.length > 0) this.errorDetailFiles(file).forEach(visit);
       closure = order.map((each) => toBinary(FileDescriptorProtoSchema, each.proto));
       this.serialized_closures.set(file.proto.name, closure);
     }
     return closure;
+  }
+
+  /** google/rpc/status.proto, google/rpc/error_details.proto and the package's own error_details.proto, those known. */
+  private errorDetailFiles(file: DescFile): DescFile[] {
+    const package_directory = file.proto.name.slice(0, file.proto.name.lastIndexOf('/') + 1);
+    return [...ERROR_DETAIL_FILES, `${package_directory}error_details.proto`]
+      .map((name) => this.files_by_name.get(name))
+      .filter((each): each is DescFile => each !== undefined);
   }
 
   private addFile(file: DescFile): void {

@@ -20,6 +20,7 @@ import { Connections } from './connections.js';
 import { HealthState, registerHealth } from './health.js';
 import { Admission, authInterceptor, errorInterceptor, loggingInterceptor } from './interceptors.js';
 import type { ServiceModule } from './module.js';
+import { DESCRIPTOR_SET_PATH, loadDescriptorSet } from './descriptor-set.js';
 import { registerReflection } from './reflection.js';
 
 export interface ServerDependencies {
@@ -59,8 +60,10 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
   const routes = (router: ConnectRouter) => {
     for (const module of modules) module.register(router);
     registerHealth(router, health, { max_watches: config.connection.max_health_watches });
-    registerReflection(router, { services: [...modules.map((module) => module.service), Health] });
+    registerReflection(router, { services: [...modules.map((module) => module.service), Health], files: descriptor_files });
   };
+  const descriptor_files = loadDescriptorSet();
+  if (descriptor_files === undefined) logger.warn(`${DESCRIPTOR_SET_PATH} not found: reflection serves descriptors without comments or error detail files`);
   const admit = admission.interceptor();
   const handler = connectNodeAdapter({
     routes,
