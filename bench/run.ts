@@ -92,6 +92,9 @@ async function main(options: BenchOptions): Promise<number> {
     cleanup.push(() => load.stop());
     const postmaster_pid = Number(fs.readFileSync(path.join(database.data_dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     const context = new Context(options, owner, server, load, clients, tokens, pool_max, postmaster_pid);
+    context.notes.push(
+      `Observability during this run: metrics ${options.metrics ? 'on (the default)' : 'off (--no-metrics)'}; tracing ${options.tracing ? 'on (--tracing: every span exported over OTLP/HTTP to a local sink)' : 'off (the default; --tracing measures it)'}.`,
+    );
 
     const wants = (name: string) => (options.scenarios as readonly string[]).includes(name);
     if (wants('grpc-echo')) await echoOnly(context);

@@ -9,7 +9,7 @@ import http2 from 'node:http2';
 import path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
-import { call, expectError, newTenant, startStockroom, testDatabaseUrl, type TestStockroom } from './support/harness.js';
+import { call, expectError, newTenant, rawQuery, startStockroom, testDatabaseUrl, type TestStockroom } from './support/harness.js';
 import { parsePrometheusText, valueOf, type Family } from './support/prometheus-text.js';
 
 const INVENTORY = 'stockroom.inventory.v1.InventoryService';
@@ -135,7 +135,7 @@ describe('GET /metrics', () => {
     const deadline = Date.now() + 10_000;
     do {
       families = await scrape();
-      if (valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: PARTS }) >= 1) break;
+      if (valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: PARTS }) >= 1 && valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: INVENTORY }) >= 1) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     } while (Date.now() < deadline);
   });
@@ -199,12 +199,33 @@ describe('GET /metrics', () => {
     expect(valueOf(families, 'stockroom_db_pool_waiting')).toBe(0);
   });
 
-  test('health-check and reconcile findings are gauges over the tenants served', () => {
-    expect(valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: PARTS })).toBeGreaterThanOrEqual(1);
-    for (const check of ['negative_quantities', 'orphaned_movements', 'fifo_violations', 'balance_batch_mismatches', 'balance_ledger_mismatches', 'batch_ledger_mismatches', 'reconcile_differences']) {
-      expect(families.get('stockroom_health_findings')!.samples.find((s) => s.labels.check === check)?.value).toBe(0);
+  test('health-check and reconcile findings of both services are gauges over the tenants served', () => {
+    const checks = {
+      [PARTS]: ['negative_quantities', 'orphaned_movements', 'fifo_violations', 'balance_batch_mismatches', 'balance_ledger_mismatches', 'batch_ledger_mismatches', 'reconcile_differences'],
+      [INVENTORY]: ['on_hand_ledger_mismatches', 'reserved_hold_mismatches', 'on_hand_after_breaks', 'commit_ledger_mismatches', 'reconcile_differences'],
+    };
+    for (const [grpc_service, names] of Object.entries(checks)) {
+      expect(valueOf(families, 'stockroom_health_tenants_checked', { grpc_service })).toBeGreaterThanOrEqual(1);
+      const samples = families.get('stockroom_health_findings')!.samples.filter((s) => s.labels.grpc_service === grpc_service);
+      expect(Object.fromEntries(samples.map((s) => [s.labels.check, s.value]))).toEqual(Object.fromEntries(names.map((name) => [name, 0])));
+      expect(valueOf(families, 'stockroom_health_last_success_timestamp_seconds', { grpc_service })).toBeGreaterThan(Date.now() / 1000 - 60);
     }
-    expect(valueOf(families, 'stockroom_health_last_success_timestamp_seconds', { grpc_service: PARTS })).toBeGreaterThan(Date.now() / 1000 - 60);
+  });
+
+  test('a finding written around the service shows in the gauge at the next refresh', async () => {
+    // Break one balance as data edited outside the service could: on_hand no longer matches the ledger.
+    const tenant = (await rawQuery<{ tenant_id: string }>(`select tenant_id from inventory_items where tenant_id like 'metrics-inv-%' limit 1`))[0].tenant_id;
+    const outside_the_service = { settings: { session_replication_role: 'replica' } };
+    await rawQuery(`update inventory_items set on_hand = on_hand + 1 where tenant_id = $1`, [tenant], outside_the_service);
+    const series = { grpc_service: INVENTORY, check: 'on_hand_ledger_mismatches' };
+    const deadline = Date.now() + 10_000;
+    let seen = 0;
+    while (Date.now() < deadline && seen === 0) {
+      seen = valueOf(await scrape(), 'stockroom_health_findings', series);
+      if (seen === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await rawQuery(`update inventory_items set on_hand = on_hand - 1 where tenant_id = $1`, [tenant], outside_the_service);
+    expect(seen).toBe(1);
   });
 
   test('the Grafana dashboard in docs/ queries only families the server exports', () => {
@@ -273,4 +294,17 @@ test('a server stream counts each message sent, and a client that leaves ends it
   expect(valueOf(families, 'stockroom_rpc_in_flight', series)).toBe(0);
   expect(valueOf(families, 'grpc_server_handled_total', { ...series, grpc_code: 'Canceled' })).toBe(1);
   expect(valueOf(families, 'grpc_server_handling_seconds_count', series)).toBe(1);
+});
+
+test('every method shows at zero before its first call, as go-grpc-prometheus initializes them', async () => {
+  const fresh = await startStockroom({ STOCKROOM_METRICS_HEALTH_INTERVAL_MS: '0' });
+  try {
+    const families = await scrape(fresh.url);
+    const never_called = { grpc_type: 'unary', grpc_service: PARTS, grpc_method: 'TransferBetweenLocations' };
+    expect(families.get('grpc_server_started_total')!.samples.find((s) => s.labels.grpc_method === 'TransferBetweenLocations')?.value).toBe(0);
+    expect(valueOf(families, 'grpc_server_handled_total', { ...never_called, grpc_code: 'OK' })).toBe(0);
+    expect(families.get('grpc_server_handling_seconds')!.samples.some((s) => s.labels.grpc_method === 'TransferBetweenLocations' && s.labels.le === '+Inf')).toBe(true);
+  } finally {
+    await fresh.close();
+  }
 });

@@ -13,6 +13,8 @@ import { Catalog } from './catalog.js';
 import { ReservationExceededError } from './errors.js';
 import { InventoryHandler } from './handler.js';
 import { InventoryHealth } from './health.js';
+import { LIMITS } from './limits.js';
+import { healthSource, type HealthSource } from '../observability/health-gauges.js';
 import { Ledger } from './ledger.js';
 import { OrderFlow } from './orders.js';
 import { StockChanges } from './stock-changes.js';
@@ -40,14 +42,29 @@ export function inventoryDetails(error: DomainError): OutgoingDetail[] {
   return [];
 }
 
+/**
+ * CheckInventoryHealth's finding counts and Reconcile's items that disagree
+ * (the first page of them at most), as the health gauges count them.
+ */
+export function inventoryHealthSource(health: InventoryHealth): HealthSource {
+  const checks = ['on_hand_ledger_mismatches', 'reserved_hold_mismatches', 'on_hand_after_breaks', 'commit_ledger_mismatches'] as const;
+  const only_differences = { product_id: '', only_differences: true };
+  return healthSource(
+    checks,
+    (context) => health.checkHealth(context),
+    async (context) => (await health.reconcile(context, only_differences, { size: LIMITS.page_size_max, token: '' })).items.length,
+  );
+}
+
 export function inventoryModule(dependencies: ServiceDependencies): ServiceModule {
   const { runner, idempotency } = dependencies;
+  const health = new InventoryHealth(runner);
   const handler = new InventoryHandler({
     catalog: new Catalog(runner, idempotency),
     orders: new OrderFlow(runner, idempotency),
     stock: new StockChanges(runner, idempotency),
     ledger: new Ledger(runner),
-    health: new InventoryHealth(runner),
+    health,
   });
   return {
     service: InventoryService,
@@ -55,5 +72,6 @@ export function inventoryModule(dependencies: ServiceDependencies): ServiceModul
       router.service(InventoryService, handler);
     },
     details: inventoryDetails,
+    health: inventoryHealthSource(health),
   };
 }

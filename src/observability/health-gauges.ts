@@ -17,6 +17,27 @@ export interface HealthSource {
   findings(context: CallContext): Promise<Readonly<Record<string, number>>>;
 }
 
+/**
+ * A source from a service's health check (each named finding's count) and
+ * its reconcile (how many places disagree), as both services have them.
+ */
+export function healthSource<Check extends string>(
+  checks: readonly Check[],
+  check: (context: CallContext) => Promise<Readonly<Record<Check, { readonly count: bigint }>>>,
+  reconcile_differences: (context: CallContext) => Promise<number>,
+): HealthSource {
+  return {
+    checks: [...checks, 'reconcile_differences'],
+    async findings(context) {
+      const report = await check(context);
+      const findings: Record<string, number> = {};
+      for (const name of checks) findings[name] = Number(report[name].count);
+      findings.reconcile_differences = await reconcile_differences(context);
+      return findings;
+    },
+  };
+}
+
 export interface RegisteredHealthSource {
   readonly grpc_service: string;
   readonly source: HealthSource;

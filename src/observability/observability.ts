@@ -8,6 +8,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import type http2 from 'node:http2';
+import type { DescService } from '@bufbuild/protobuf';
 import type { Interceptor } from '@connectrpc/connect';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -57,6 +58,11 @@ export class Observability {
   /** Runs outermost, so the span covers every interceptor and the log line carries its trace id. */
   tracingInterceptors(): Interceptor[] {
     return this.tracing ? [this.tracing.interceptor()] : [];
+  }
+
+  /** Shows every method of these services at zero before its first call. */
+  prepareMethods(services: readonly DescService[]): void {
+    if (this.metrics_enabled) this.rpc.prepare(services);
   }
 
   /** Runs outside the error interceptor, so it sees the final status and ErrorInfo. */

@@ -4,7 +4,7 @@
  * a call costs a few property increments and one histogram observation,
  * with no label objects built per call.
  */
-import type { DescMethod } from '@bufbuild/protobuf';
+import type { DescMethod, DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { CALLER_KEY } from '../server/context.js';
 import { reasonOf } from '../server/interceptors.js';
@@ -42,6 +42,7 @@ interface MethodSeries {
   readonly handled: (Count | undefined)[];
   /** By `code/reason`. */
   readonly errors: Map<string, Count>;
+  insufficient?: Count;
 }
 
 export class RpcMetrics {
@@ -52,6 +53,20 @@ export class RpcMetrics {
     private readonly families: Families,
     private readonly tenants: TenantsSeen,
   ) {}
+
+  /**
+   * Makes every method's series now, at zero, as go-grpc-prometheus'
+   * InitializeMetrics does: a method nobody called yet shows 0 instead of
+   * nothing, so rates and alerts over it work from the first scrape.
+   */
+  prepare(services: readonly DescService[]): void {
+    for (const service of services) {
+      for (const method of service.methods) {
+        const series = this.seriesOf(method);
+        series.handled[0] ??= this.handledSeries(series, 0);
+      }
+    }
+  }
 
   interceptor(): Interceptor {
     return (next) => async (request) => {
@@ -105,14 +120,12 @@ export class RpcMetrics {
   }
 
   private handled(series: MethodSeries, error: unknown): void {
-    const code = error === undefined ? 0 : ConnectError.from(error).code;
-    let handled = series.handled[code];
-    if (handled === undefined) {
-      handled = series.handled[code] = this.families.handled.series(series.grpc_type, series.grpc_service, series.grpc_method, grpcCodeName(code));
-    }
+    const connect_error = error === undefined ? undefined : ConnectError.from(error);
+    const code = connect_error?.code ?? 0;
+    const handled = (series.handled[code] ??= this.handledSeries(series, code));
     handled.value++;
-    if (error === undefined) return;
-    const reason = this.boundedReason(reasonOf(ConnectError.from(error)));
+    if (connect_error === undefined) return;
+    const reason = this.boundedReason(reasonOf(connect_error));
     const key = `${code}/${reason}`;
     let errors = series.errors.get(key);
     if (errors === undefined) {
@@ -120,7 +133,11 @@ export class RpcMetrics {
       series.errors.set(key, errors);
     }
     errors.value++;
-    if (reason === INSUFFICIENT_STOCK) this.families.insufficient.series(series.grpc_service, series.grpc_method).value++;
+    if (reason === INSUFFICIENT_STOCK) (series.insufficient ??= this.families.insufficient.series(series.grpc_service, series.grpc_method)).value++;
+  }
+
+  private handledSeries(series: MethodSeries, code: Code | 0): Count {
+    return this.families.handled.series(series.grpc_type, series.grpc_service, series.grpc_method, grpcCodeName(code));
   }
 
   /** The reason as a label value: known shape and a bounded number of distinct values. */

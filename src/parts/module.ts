@@ -6,7 +6,7 @@ import { create } from '@bufbuild/protobuf';
 import type { ConnectRouter } from '@connectrpc/connect';
 import { InsufficientStockDetailSchema, ReturnExceedsIssuedDetailSchema } from '../../gen/stockroom/parts/v1/error_details_pb.js';
 import { PartsService } from '../../gen/stockroom/parts/v1/parts_service_pb.js';
-import type { HealthSource } from '../observability/health-gauges.js';
+import { healthSource, type HealthSource } from '../observability/health-gauges.js';
 import type { DetailMapper, OutgoingDetail } from '../server/errors.js';
 import type { ServiceDependencies, ServiceModule } from '../server/module.js';
 import { Catalog } from './catalog.js';
@@ -55,28 +55,14 @@ export const partsErrorDetails: DetailMapper = (error) => {
  * (the first page of them at most), as the health gauges count them.
  */
 export function partsHealthSource(health: InventoryHealth): HealthSource {
-  return {
-    checks: [...PARTS_HEALTH_CHECKS, 'reconcile_differences'],
-    async findings(context) {
-      const report = await health.checkHealth(context, LIMITS.fifo_check_default);
-      const findings: Record<string, number> = {};
-      for (const check of PARTS_HEALTH_CHECKS) findings[check] = Number(report[check].count);
-      const reconcile_filter = { part_id: '', location_id: '', only_differences: true };
-      const differences = await health.reconcile(context, reconcile_filter, { page_size: LIMITS.page_size_max, page_token: '' });
-      findings.reconcile_differences = differences.items.length;
-      return findings;
-    },
-  };
+  const checks = ['negative_quantities', 'orphaned_movements', 'fifo_violations', 'balance_batch_mismatches', 'balance_ledger_mismatches', 'batch_ledger_mismatches'] as const;
+  const only_differences = { part_id: '', location_id: '', only_differences: true };
+  return healthSource(
+    checks,
+    (context) => health.checkHealth(context, LIMITS.fifo_check_default),
+    async (context) => (await health.reconcile(context, only_differences, { page_size: LIMITS.page_size_max, page_token: '' })).items.length,
+  );
 }
-
-const PARTS_HEALTH_CHECKS = [
-  'negative_quantities',
-  'orphaned_movements',
-  'fifo_violations',
-  'balance_batch_mismatches',
-  'balance_ledger_mismatches',
-  'batch_ledger_mismatches',
-] as const;
 
 export function partsModule(dependencies: ServiceDependencies): ServiceModule {
   const { runner, idempotency } = dependencies;

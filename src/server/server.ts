@@ -57,10 +57,12 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
   const mappers = new Map<string, DetailMapper>();
   for (const module of modules) if (module.details) mappers.set(module.service.typeName, module.details);
 
+  const services = [...modules.map((module) => module.service), Health];
+  observability.prepareMethods(services);
   const routes = (router: ConnectRouter) => {
     for (const module of modules) module.register(router);
     registerHealth(router, health, { max_watches: config.connection.max_health_watches });
-    registerReflection(router, { services: [...modules.map((module) => module.service), Health], files: descriptor_files });
+    registerReflection(router, { services, files: descriptor_files });
   };
   const descriptor_files = loadDescriptorSet();
   if (descriptor_files === undefined) logger.warn(`${DESCRIPTOR_SET_PATH} not found: reflection serves descriptors without comments or error detail files`);
