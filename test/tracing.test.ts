@@ -40,6 +40,8 @@ let collector_url: string;
 const received: OtlpSpan[] = [];
 const paths: string[] = [];
 const log_lines: Record<string, unknown>[] = [];
+/** When set, the collector refuses exports (HTTP 400) and records nothing. */
+let refusing = false;
 let stockroom: TestStockroom;
 let client: grpc.Client;
 
@@ -48,6 +50,11 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      if (refusing) {
+        response.writeHead(400, { 'content-type': 'application/json' });
+        response.end('{"message":"refused by the test"}');
+        return;
+      }
       paths.push(`${request.method} ${request.url} ${request.headers['content-type']}`);
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       for (const resource of body.resourceSpans ?? []) {
@@ -136,6 +143,19 @@ test('a call without traceparent starts its own trace; its log line names it', a
   expect(line?.trace_id).toMatch(/^[0-9a-f]{32}$/);
   const spans = await spansOf(line!.trace_id as string, `${INVENTORY}/ListItems`);
   expect(spans.find((span) => span.name === `${INVENTORY}/ListItems`)?.parentSpanId).toBeUndefined();
+});
+
+test('a collector that refuses spans shows up as a warning in the log, and calls go on', async () => {
+  const token = await stockroom.token({ tenant: uniqueTenant('trace') });
+  refusing = true;
+  try {
+    await call(client, 'ListItems', {}, token);
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !log_lines.some((line) => String(line.msg).startsWith('opentelemetry:'))) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(log_lines.find((line) => String(line.msg).startsWith('opentelemetry:'))).toMatchObject({ level: 40 });
+  } finally {
+    refusing = false;
+  }
 });
 
 describe('the OTEL_* settings', () => {

@@ -46,7 +46,7 @@ export class Observability {
     if (config.metrics.enabled) collectDefaultMetrics({ register: this.registry });
     this.tenants = new TenantsSeen(config.metrics.health_tenants_max);
     this.rpc = new RpcMetrics(this.families, this.tenants);
-    this.tracing = config.tracing ? new Tracing(config.tracing) : undefined;
+    this.tracing = config.tracing ? new Tracing(config.tracing, logger) : undefined;
     this.database = new DatabaseMetrics(this.families, this.tracing);
     if (config.tracing) logger.info({ traces_url: config.tracing.traces_url, sampler: config.tracing.sampler }, 'tracing on: exporting spans over OTLP/HTTP');
   }

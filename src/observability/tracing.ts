@@ -8,7 +8,8 @@
  * With tracing off none of this is constructed: the interceptor is not
  * installed and the runner asks for no spans.
  */
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import { context, diag, DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import type { Logger } from 'pino';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -38,13 +39,20 @@ const SERVER_ERROR_CODES = new Set<Code>([Code.Unknown, Code.DeadlineExceeded, C
 
 const DB_SYSTEM = { 'db.system.name': 'postgresql', 'db.system': 'postgresql' } as const;
 
-let context_manager_installed = false;
+let process_wide_installed = false;
 
-/** Spans follow the async work of a call through AsyncLocalStorage; one manager per process. */
-function installContextManager(): void {
-  if (context_manager_installed) return;
+/**
+ * Spans follow the async work of a call through AsyncLocalStorage (one
+ * manager per process), and the SDK's own complaints (a collector that
+ * refuses or cannot be reached, spans dropped) reach our log as warnings
+ * instead of vanishing.
+ */
+function installProcessWide(logger: Logger): void {
+  if (process_wide_installed) return;
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  context_manager_installed = true;
+  const warn = (message: string, ...args: unknown[]) => logger.warn({ otel: args.map(String).join(' ') }, `opentelemetry: ${message}`);
+  diag.setLogger({ error: warn, warn, info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
+  process_wide_installed = true;
 }
 
 function samplerOf(config: TracingConfig): Sampler {
@@ -78,8 +86,8 @@ export class Tracing implements TransactionTracer {
   private readonly tracer: Tracer;
   private readonly propagator = new W3CTraceContextPropagator();
 
-  constructor(config: TracingConfig) {
-    installContextManager();
+  constructor(config: TracingConfig, logger: Logger) {
+    installProcessWide(logger);
     const exporter = new OTLPTraceExporter({ url: config.traces_url, headers: { ...config.headers } });
     this.provider = new TracerProvider({
       resource: resourceFromAttributes({ ...config.resource_attributes, 'service.name': config.service_name }),
@@ -117,7 +125,7 @@ export class Tracing implements TransactionTracer {
   }
 
   traceTransaction(read_only: boolean): TransactionTrace {
-    const span = this.tracer.startSpan('transaction', { kind: SpanKind.CLIENT, attributes: { ...DB_SYSTEM, 'stockroom.read_only': read_only } });
+    const span = this.tracer.startSpan('transaction', { kind: SpanKind.INTERNAL, attributes: { ...DB_SYSTEM, 'stockroom.read_only': read_only } });
     const active = trace.setSpan(context.active(), span);
     return {
       statement: (name) => {
