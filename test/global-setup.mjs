@@ -12,6 +12,7 @@
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../dist/src/db/embedded-postgres.js';
 import { migrate } from '../dist/src/db/migrate.js';
+import { NON_ISO_DEFAULTS } from '../dist/src/db/session.js';
 
 export default async function globalSetup() {
   let url;
@@ -38,16 +39,6 @@ export default async function globalSetup() {
   process.env.STOCKROOM_TEST_DATABASE_URL = url;
   process.stdout.write(`\ntest database: ${external ? 'external ' + url.replace(/:[^:@/]*@/, ':***@') : 'embedded ' + url.replace(/:[^:@/]*@/, ':***@')}\n`);
 }
-
-/** Database defaults that differ from everything the code relies on (see src/db/session.ts). */
-export const NON_ISO_DEFAULTS = [
-  `datestyle = 'SQL, DMY'`,
-  `timezone = 'America/Sao_Paulo'`,
-  `intervalstyle = 'sql_standard'`,
-  `extra_float_digits = 0`,
-  `bytea_output = 'escape'`,
-  `search_path = '"$user"'`,
-];
 
 async function makeNonIso(url) {
   const client = new pg.Client({ connectionString: url });

@@ -9,6 +9,7 @@ import http2 from 'node:http2';
 import path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
+import { connectionConfig } from '../src/db/session.js';
 import { call, expectError, newTenant, rawQuery, startStockroom, testDatabaseUrl, type TestStockroom } from './support/harness.js';
 import { parsePrometheusText, valueOf, type Family } from './support/prometheus-text.js';
 
@@ -83,7 +84,7 @@ async function scrape(url = stockroom.url, headers: Record<string, string> = {})
 
 /** Holds a row lock on the tenant's items from another session until released. */
 async function lockItems(tenant: string): Promise<() => Promise<void>> {
-  const client = new pg.Client({ connectionString: testDatabaseUrl() });
+  const client = new pg.Client(connectionConfig(testDatabaseUrl()));
   await client.connect();
   await client.query('begin');
   await client.query('select 1 from inventory_items where tenant_id = $1 for update', [tenant]);

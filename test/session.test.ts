@@ -5,17 +5,8 @@
  */
 import pg from 'pg';
 import { migrate } from '../src/db/migrate.js';
-import { SESSION_SETTINGS } from '../src/db/session.js';
+import { NON_ISO_DEFAULTS, SESSION_SETTINGS } from '../src/db/session.js';
 import { call, createScratchDatabase, startStockroom, type ScratchDatabase, type TestStockroom } from './support/harness.js';
-
-const NON_ISO_DEFAULTS = [
-  `datestyle = 'SQL, DMY'`,
-  `timezone = 'America/Sao_Paulo'`,
-  `intervalstyle = 'sql_standard'`,
-  `extra_float_digits = 0`,
-  `bytea_output = 'escape'`,
-  `search_path = '"$user"'`,
-];
 
 let scratch: ScratchDatabase;
 let stockroom: TestStockroom;

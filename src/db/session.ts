@@ -29,6 +29,21 @@ export const SESSION_SETTINGS: Readonly<Record<string, string>> = Object.freeze(
   application_name: 'stockroom',
 });
 
+/**
+ * Database defaults that differ from every pin above, as a DBA elsewhere
+ * might set them (`alter database … set <each>`): the tests run on a database
+ * carrying them (TEST_DATABASE_NON_ISO=1, test/session.test.ts) to prove the
+ * pins hold.
+ */
+export const NON_ISO_DEFAULTS: readonly string[] = Object.freeze([
+  `datestyle = 'SQL, DMY'`,
+  `timezone = 'America/Sao_Paulo'`,
+  `intervalstyle = 'sql_standard'`,
+  `extra_float_digits = 0`,
+  `bytea_output = 'escape'`,
+  `search_path = '"$user"'`,
+]);
+
 /** The `options` startup parameter carrying SESSION_SETTINGS (and `extra`, whose values must hold no spaces). */
 export function sessionOptions(extra: Readonly<Record<string, string>> = {}): string {
   return Object.entries({ ...SESSION_SETTINGS, ...extra })
