@@ -14,6 +14,7 @@ import type { Observability } from '../observability/observability.js';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
 import type { TokenVerifier } from './auth.js';
 import type { Config } from './config.js';
+import { consoleFiles } from './console.js';
 import { applyDeadlines } from './deadlines.js';
 import type { DetailMapper } from './errors.js';
 import { Connections } from './connections.js';
@@ -83,10 +84,12 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
     shutdownSignal: shutdown_controller.signal,
   });
 
+  const serve_console = consoleFiles();
   const listener = (request: http2.Http2ServerRequest | http.IncomingMessage, response: http2.Http2ServerResponse | http.ServerResponse) => {
     connections.callStarted(request, response);
     // Prometheus scrapes the service port (HTTP/1.1 or h2): one port to open, and /metrics lives as long as the server.
     if (observability.serves(request)) return void observability.serve(request, response);
+    if (serve_console(request, response)) return; // GET /admin/*: the admin console's static files
     applyDeadlines(request, config.default_deadline_ms, config.max_deadline_ms);
     encodeGrpcMessagesForEveryClient(response);
     handler(request as http2.Http2ServerRequest, response as http2.Http2ServerResponse);
