@@ -1,7 +1,10 @@
 /**
- * `npm run token -- --tenant acme --role admin --sub alice [--ttl 3600] [--private-key key.pem --alg RS256]`
+ * `npm run token -- --tenant acme --role admin --sub alice [--ttl 3600] [--private-key key.pem --alg RS256] [--link]`
  * prints a token for the key the server is configured with (the development
  * secret when none is), for grpcurl's `-H "authorization: Bearer $TOKEN"`.
+ * stdout carries only the token, so `TOKEN=$(npm run token --silent -- ...)`
+ * works; the admin console's sign-in link goes to stderr (or, with --link,
+ * to stdout instead of the token).
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -22,6 +25,7 @@ const { values } = parseArgs({
     ttl: { type: 'string', default: '3600' },
     'private-key': { type: 'string' },
     alg: { type: 'string', default: 'RS256' },
+    link: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -31,16 +35,16 @@ const roles = (values.role ?? []).flatMap((role) => role.split(','));
 for (const role of roles) if (!(ROLES as readonly string[]).includes(role)) fail(`unknown role "${role}"; roles are ${ROLES.join(', ')}`);
 if (!/^\d+$/.test(values.ttl!)) fail('--ttl must be a number of seconds');
 
-let auth;
+let config;
 try {
   // Token minting only needs the key settings; an external database URL
   // without a key is the server's problem, not the minting tool's.
-  auth = loadConfig({ ...process.env, STOCKROOM_DATABASE_URL: process.env.STOCKROOM_JWT_SECRET || process.env.STOCKROOM_JWT_JWKS ? process.env.STOCKROOM_DATABASE_URL : undefined }).auth;
+  config = loadConfig({ ...process.env, STOCKROOM_DATABASE_URL: process.env.STOCKROOM_JWT_SECRET || process.env.STOCKROOM_JWT_JWKS ? process.env.STOCKROOM_DATABASE_URL : undefined });
 } catch (error) {
   if (error instanceof ConfigError) fail(error.message);
   throw error;
 }
-const token = await mintToken(auth, {
+const token = await mintToken(config.auth, {
   tenant: values.tenant,
   roles: roles as Role[],
   subject: values.sub,
@@ -48,4 +52,16 @@ const token = await mintToken(auth, {
   private_key_pem: values['private-key'] ? fs.readFileSync(values['private-key'], 'utf8') : undefined,
   algorithm: values.alg as 'RS256' | 'ES256',
 });
-process.stdout.write(`${token}\n`);
+const link = consoleLink(config.host, config.port, Boolean(config.tls_cert_file), token);
+if (values.link) {
+  process.stdout.write(`${link}\n`);
+} else {
+  process.stdout.write(`${token}\n`);
+  process.stderr.write(`admin console: ${link}\n`);
+}
+
+/** The console reads the token from the fragment, which browsers never send to a server. */
+function consoleLink(host: string, port: number, tls: boolean, token: string): string {
+  const reachable_host = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `${tls ? 'https' : 'http'}://${reachable_host}:${port}/admin/#token=${token}`;
+}
