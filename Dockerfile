@@ -11,7 +11,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY gen gen
 COPY src src
 COPY bench bench
-RUN npx tsc -p tsconfig.build.json
+COPY console console
+RUN npx tsc -p tsconfig.build.json && npx vite build --config console/vite.config.ts
 
 FROM node:22-slim AS runtime
 ENV NODE_ENV=production \
