@@ -149,6 +149,13 @@ describeWithBrowser('admin console in Chromium', () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Items', exact: true }).click();
     await page.locator('tbody tr', { hasText: 'widget-1' }).waitFor();
     await shot(page, 'items');
+
+    // The inventory's own checks agree with what the console just did.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Operations', exact: true }).click();
+    await page.getByRole('button', { name: 'Run inventory health check' }).click();
+    await page.getByRole('region', { name: 'Inventory health check' }).locator('[data-health="healthy"]').waitFor();
+    await page.getByRole('button', { name: 'Run inventory reconcile' }).click();
+    await page.getByText('Items, holds and the ledger agree.').waitFor();
     await close(page);
   });
 
@@ -228,9 +235,9 @@ describeWithBrowser('admin console in Chromium', () => {
     await page.getByRole('img', { name: /Value of stock on hand per location/ }).first().waitFor();
     await shot(page, 'locations');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Operations', exact: true }).click();
-    await page.getByRole('button', { name: 'Run health check' }).click();
-    await page.locator('[data-health="healthy"]').waitFor();
-    await page.getByRole('button', { name: 'Run reconcile' }).click();
+    await page.getByRole('button', { name: 'Run parts health check' }).click();
+    await page.getByRole('region', { name: 'Parts health check' }).locator('[data-health="healthy"]').waitFor();
+    await page.getByRole('button', { name: 'Run parts reconcile' }).click();
     await page.getByText('Ledger, layers and balances agree.').waitFor();
     await shot(page, 'operations');
     await close(page);
