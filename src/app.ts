@@ -12,7 +12,9 @@ import type { Config } from './server/config.js';
 import type { ServiceModule } from './server/module.js';
 import { startServer, type RunningServer } from './server/server.js';
 import { stockroomServices } from './server/services.js';
+import { startHoldSweeper } from './shared/hold-sweeper.js';
 import { IdempotencyStore, purgeExpiredKeys } from './shared/idempotency.js';
+import { INVENTORY_HOLD_EXPIRY } from './inventory/holds.js';
 
 export interface Stockroom {
   readonly server: RunningServer;
@@ -43,7 +45,7 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
   let server: RunningServer;
   let modules: ServiceModule[];
   try {
-    modules = stockroomServices({ runner, idempotency, logger });
+    modules = stockroomServices({ runner, idempotency, logger, holds: config.holds });
     const probe = async () => {
       const answered = await database.ping();
       if (answered) availability.succeeded();
@@ -61,11 +63,18 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
   observability.startHealthGauges(modules.flatMap((module) => (module.health ? [{ grpc_service: module.service.typeName, source: module.health }] : [])));
   const purge_timer = setInterval(() => void purgeIdempotencyKeys(runner, logger), IDEMPOTENCY_PURGE_INTERVAL_MS);
   purge_timer.unref();
+  const hold_sweeper = startHoldSweeper(
+    runner,
+    [INVENTORY_HOLD_EXPIRY],
+    { interval_ms: config.holds.sweep_interval_ms, batch_rows: config.holds.sweep_batch_rows, batches_per_tenant_max: 20 },
+    logger,
+  );
   return {
     server,
     database,
     async stop() {
       clearInterval(purge_timer);
+      await hold_sweeper.stop();
       await server.shutdown();
       await observability.stop();
       await database.close();

@@ -7,11 +7,12 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { assert } from '../shared/errors.js';
 import {
   MovementType as MovementTypeMessage,
+  type HoldExpirySchema,
   type ItemSchema,
   type MovementSchema,
   type ReservationLineSchema,
 } from '../../gen/stockroom/inventory/v1/resources_pb.js';
-import type { ItemView, MovementType, MovementView, ReservationLineView } from './model.js';
+import type { HoldExpiryView, ItemView, MovementType, MovementView, ReservationLineView } from './model.js';
 
 const TO_MESSAGE_TYPE: Record<MovementType, MovementTypeMessage> = {
   INBOUND: MovementTypeMessage.INBOUND,
@@ -70,5 +71,19 @@ export function reservationLineMessage(line: ReservationLineView): MessageInitSh
     released: line.released,
     createTime: timestampFromDate(line.created_at),
     updateTime: timestampFromDate(line.updated_at),
+    expired: line.expired,
+    expireTime: line.expires_at === null ? undefined : timestampFromDate(line.expires_at),
+    reference: line.reference ?? '',
+  };
+}
+
+export function holdExpiryMessage(expiry: HoldExpiryView): MessageInitShape<typeof HoldExpirySchema> {
+  return {
+    productId: expiry.product_id,
+    itemId: expiry.item_id,
+    quantity: expiry.quantity,
+    reason: expiry.reason,
+    expireTime: timestampFromDate(expiry.expire_time),
+    createTime: timestampFromDate(expiry.created_at),
   };
 }

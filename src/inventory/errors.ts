@@ -30,3 +30,36 @@ export class ReservationExceededError extends FailedPreconditionError {
     });
   }
 }
+
+export interface ExpiredLine {
+  readonly product_id: string;
+  /** Units the request named (0 for ExtendReservation). */
+  readonly requested: bigint;
+  /** Units still held and not expired. */
+  readonly held: bigint;
+  readonly expired: bigint;
+  readonly expire_time: Date;
+}
+
+/**
+ * A Release, CommitOutbound or ExtendReservation named units whose hold has
+ * expired: they are no longer the reference's to ship or give back.
+ */
+export class ReservationExpiredError extends FailedPreconditionError {
+  constructor(
+    readonly reference: string,
+    readonly lines: readonly ExpiredLine[],
+  ) {
+    const first = lines[0];
+    const text = lines.map((l) => `${l.product_id}: ${l.expired} expired at ${l.expire_time.toISOString()}`).join('; ');
+    super(`reference "${reference}" no longer holds these units, their hold expired: ${text}`, 'RESERVATION_EXPIRED', {
+      reference,
+      productId: first?.product_id ?? '',
+      requested: String(first?.requested ?? 0n),
+      held: String(first?.held ?? 0n),
+      expired: String(first?.expired ?? 0n),
+      expireTime: first?.expire_time.toISOString() ?? '',
+      expiredCount: String(lines.length),
+    });
+  }
+}

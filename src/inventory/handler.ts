@@ -4,12 +4,14 @@
  * rules here; errors are domain errors, mapped by the server's interceptor.
  */
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
-import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { timestampDate, type Duration, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { checkIdempotencyKey } from '../shared/idempotency.js';
 import { callContext } from '../server/context.js';
-import { InventoryService } from '../../gen/stockroom/inventory/v1/inventory_service_pb.js';
+import { InventoryService, ReservationState } from '../../gen/stockroom/inventory/v1/inventory_service_pb.js';
+import { holdLifetime, type HoldPolicy } from '../shared/hold-lifetime.js';
+import type { HoldLifetimes, ReservationFilter } from './holds.js';
 import type { Catalog } from './catalog.js';
-import { itemMessage, movementMessage, movementTypeFromMessage, reservationLineMessage } from './convert.js';
+import { holdExpiryMessage, itemMessage, movementMessage, movementTypeFromMessage, reservationLineMessage } from './convert.js';
 import type { InventoryHealth } from './health.js';
 import { checkInventoryHealth, reconcile } from './health-handler.js';
 import type { Ledger, MovementFilter } from './ledger.js';
@@ -27,6 +29,22 @@ export interface InventoryDomain {
   readonly stock: StockChanges;
   readonly ledger: Ledger;
   readonly health: InventoryHealth;
+  readonly holds: HoldLifetimes;
+  readonly hold_policy: HoldPolicy;
+}
+
+const RESERVATION_STATES: Record<number, ReservationFilter['state'] | null> = {
+  [ReservationState.UNSPECIFIED]: undefined,
+  [ReservationState.HELD]: 'HELD',
+  [ReservationState.COMMITTED]: 'COMMITTED',
+  [ReservationState.RELEASED]: 'RELEASED',
+  [ReservationState.EXPIRED]: 'EXPIRED',
+};
+
+function lifetime(checks: Checks, field: string, ttl: Duration | undefined, policy: HoldPolicy, required = false): number | undefined {
+  const result = holdLifetime(ttl, policy, required);
+  if (result.problem !== undefined) checks.fail(field, result.problem);
+  return result.ttl_ms;
 }
 
 /** Reserve and Release responses: the touched lines and balances. */
@@ -144,7 +162,11 @@ export class InventoryHandler implements Impl {
 
   reserve: Impl['reserve'] = async (request, context) => {
     const checks = new Checks();
-    const input = { lines: checks.lines('items', request.items, 1), reference: checks.text('reference', request.reference, TEXT.order_reference) };
+    const input = {
+      lines: checks.lines('items', request.items, 1),
+      reference: checks.text('reference', request.reference, TEXT.order_reference),
+      ttl_ms: lifetime(checks, 'ttl', request.ttl, this.domain.hold_policy),
+    };
     const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
     checks.done();
     return holdResponse(await this.domain.orders.reserve(callContext(context), input, key));
@@ -176,7 +198,36 @@ export class InventoryHandler implements Impl {
     const reference = checks.text('reference', request.reference, TEXT.order_reference);
     checks.done();
     const lines = await this.domain.orders.getReservation(callContext(context), reference);
-    return { reservation: { reference, lines: lines.map(reservationLineMessage) } };
+    const expiries = await this.domain.holds.expiries(callContext(context), reference);
+    return {
+      reservation: { reference, lines: lines.map((line) => reservationLineMessage({ ...line, reference })) },
+      expiries: expiries.map(holdExpiryMessage),
+    };
+  };
+
+  extendReservation: Impl['extendReservation'] = async (request, context) => {
+    const checks = new Checks();
+    const reference = checks.text('reference', request.reference, TEXT.order_reference);
+    const ttl_ms = lifetime(checks, 'ttl', request.ttl, this.domain.hold_policy, true);
+    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    checks.done();
+    const lines = await this.domain.holds.extend(callContext(context), { reference, ttl_ms: ttl_ms! }, key);
+    return { reference, lines: lines.map((line) => reservationLineMessage({ ...line, reference })) };
+  };
+
+  listReservations: Impl['listReservations'] = async (request, context) => {
+    const checks = new Checks();
+    const size = checks.pageSize('page_size', request.pageSize);
+    const state = RESERVATION_STATES[request.state];
+    if (state === null || !(request.state in RESERVATION_STATES)) checks.fail('state', `is not a known reservation state: ${request.state}`);
+    const filter: ReservationFilter = {
+      state: state ?? undefined,
+      product_id: request.productId === '' ? undefined : checks.text('product_id', request.productId, TEXT.product_id),
+      expire_before: time(checks, 'expire_before', request.expireBefore),
+    };
+    checks.done();
+    const page = await this.domain.holds.list(callContext(context), filter, { size, token: request.pageToken });
+    return { lines: page.rows.map(reservationLineMessage), nextPageToken: page.next_page_token };
   };
 
   recordInbound: Impl['recordInbound'] = async (request, context) => {

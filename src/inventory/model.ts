@@ -46,8 +46,24 @@ export interface ReservationLineView {
   readonly held: bigint;
   readonly committed: bigint;
   readonly released: bigint;
+  /** Units that expired before being committed or released (cumulative). */
+  readonly expired: bigint;
+  /** When the units still held expire; null: never. */
+  readonly expires_at: Date | null;
   readonly created_at: Date;
   readonly updated_at: Date;
+  /** Set where lines of several references are listed together. */
+  readonly reference?: string;
+}
+
+/** The release of an expired hold, as the sweeper recorded it. */
+export interface HoldExpiryView {
+  readonly product_id: string;
+  readonly item_id: string;
+  readonly quantity: bigint;
+  readonly reason: 'EXPIRED';
+  readonly expire_time: Date;
+  readonly created_at: Date;
 }
 
 /** A product and a number of units, as a request names them. */

@@ -3,14 +3,16 @@
  * wired to the domain, and the typed details its errors carry.
  */
 import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter } from '@connectrpc/connect';
 import { InsufficientStockError, type DomainError } from '../shared/errors.js';
 import type { OutgoingDetail } from '../server/errors.js';
 import type { ServiceDependencies, ServiceModule } from '../server/module.js';
-import { InsufficientStockDetailSchema, ReservationExceededDetailSchema } from '../../gen/stockroom/inventory/v1/error_details_pb.js';
+import { InsufficientStockDetailSchema, ReservationExceededDetailSchema, ReservationExpiredDetailSchema } from '../../gen/stockroom/inventory/v1/error_details_pb.js';
 import { InventoryService } from '../../gen/stockroom/inventory/v1/inventory_service_pb.js';
 import { Catalog } from './catalog.js';
-import { ReservationExceededError } from './errors.js';
+import { ReservationExceededError, ReservationExpiredError } from './errors.js';
+import { HoldLifetimes } from './holds.js';
 import { InventoryHandler } from './handler.js';
 import { InventoryHealth } from './health.js';
 import { LIMITS } from './limits.js';
@@ -39,6 +41,19 @@ export function inventoryDetails(error: DomainError): OutgoingDetail[] {
     });
     return [{ desc: ReservationExceededDetailSchema, value }];
   }
+  if (error instanceof ReservationExpiredError) {
+    const value = create(ReservationExpiredDetailSchema, {
+      reference: error.reference,
+      lines: error.lines.map((line) => ({
+        productId: line.product_id,
+        requested: line.requested,
+        held: line.held,
+        expired: line.expired,
+        expireTime: timestampFromDate(line.expire_time),
+      })),
+    });
+    return [{ desc: ReservationExpiredDetailSchema, value }];
+  }
   return [];
 }
 
@@ -57,7 +72,7 @@ export function inventoryHealthSource(health: InventoryHealth): HealthSource {
 }
 
 export function inventoryModule(dependencies: ServiceDependencies): ServiceModule {
-  const { runner, idempotency } = dependencies;
+  const { runner, idempotency, holds } = dependencies;
   const health = new InventoryHealth(runner);
   const handler = new InventoryHandler({
     catalog: new Catalog(runner, idempotency),
@@ -65,6 +80,8 @@ export function inventoryModule(dependencies: ServiceDependencies): ServiceModul
     stock: new StockChanges(runner, idempotency),
     ledger: new Ledger(runner),
     health,
+    holds: new HoldLifetimes(runner, idempotency),
+    hold_policy: holds,
   });
   return {
     service: InventoryService,

@@ -10,6 +10,7 @@ import type { CallContext } from '../shared/caller.js';
 import { assert, FailedPreconditionError, InsufficientStockError, NotFoundError, type Shortage } from '../shared/errors.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
 import { ReservationExceededError, type ExceededLine } from './errors.js';
+import { lapsedRefusal } from './holds.js';
 import { LIMITS } from './limits.js';
 import { mergeLines } from './lines.js';
 import type { AvailabilityResult, OrderLine, OrderResult, ReservationLineView } from './model.js';
@@ -21,6 +22,11 @@ export interface OrderInput {
   /** As the caller sent them (validated); lines of one product are summed here. */
   readonly lines: readonly OrderLine[];
   readonly reference: string;
+}
+
+export interface ReserveInput extends OrderInput {
+  /** Lifetime of the lines (request or server default); undefined: they never expire. */
+  readonly ttl_ms?: number;
 }
 
 export interface CommitInput extends OrderInput {
@@ -76,7 +82,7 @@ function orderResult(reference: string, rows: readonly LineRow[]): OrderResult {
  * Their holds were not touched by the write, so reading them now gives the
  * numbers the request was checked against.
  */
-async function exceeded(tx: Tx, reference: string, merged: readonly OrderLine[], items: Map<string, ItemRow>, written: readonly LineRow[]): Promise<ReservationExceededError> {
+async function exceeded(tx: Tx, reference: string, merged: readonly OrderLine[], items: Map<string, ItemRow>, written: readonly LineRow[]): Promise<Error> {
   const done = new Set(written.map((row) => row.product_id));
   const refused = merged.filter((line) => !done.has(line.product_id));
   const holds = await repository.readHolds(
@@ -84,6 +90,8 @@ async function exceeded(tx: Tx, reference: string, merged: readonly OrderLine[],
     reference,
     refused.map((line) => items.get(line.product_id)!.id),
   );
+  const lapsed = lapsedRefusal(reference, refused, (line) => holds.get(items.get(line.product_id)!.id));
+  if (lapsed) return lapsed;
   const lines: ExceededLine[] = refused.map((line) => ({
     product_id: line.product_id,
     requested: line.quantity,
@@ -137,13 +145,13 @@ export class OrderFlow {
     );
   }
 
-  reserve(context: CallContext, input: OrderInput, idempotency_key: string | undefined): Promise<OrderResult> {
+  reserve(context: CallContext, input: ReserveInput, idempotency_key: string | undefined): Promise<OrderResult> {
     return this.runner.run(context, (tx) =>
       this.idempotency.run(tx, { method: inventoryMethod('Reserve'), key: idempotency_key, input }, async () => {
         const merged = mergeLines(input.lines);
         if (merged.length === 1) {
           // The common order of one product: lock, check and write in one round trip.
-          const row = await repository.reserveOne(tx, input.reference, merged[0]);
+          const row = await repository.reserveOne(tx, input.reference, merged[0], input.ttl_ms);
           if (row) return reserved(input.reference, merged, [row]);
         }
         const items = await lockLines(tx, input.lines, merged);
@@ -156,7 +164,7 @@ export class OrderFlow {
           }
         }
         if (shortages.length > 0) throw new InsufficientStockError(shortages, 'productId');
-        return reserved(input.reference, merged, await repository.applyReserve(tx, input.reference, inLockOrder(merged, items)));
+        return reserved(input.reference, merged, await repository.applyReserve(tx, input.reference, inLockOrder(merged, items), input.ttl_ms));
       }),
     );
   }
@@ -178,7 +186,11 @@ export class OrderFlow {
   private async releaseAll(tx: Tx, reference: string): Promise<OrderResult> {
     const items = await repository.lockItemsHeldBy(tx, reference);
     if (items.length === 0) {
-      if (!(await repository.referenceExists(tx, reference))) throw new NotFoundError('reservation', reference, 'reference');
+      const lines = await repository.reservationLines(tx, reference, LIMITS.products_per_reference);
+      if (lines.length === 0) throw new NotFoundError('reservation', reference, 'reference');
+      // Nothing left to release: refuse if what it held expired instead.
+      const lapsed = lapsedRefusal(reference, lines.map((line) => ({ product_id: line.product_id, quantity: 0n })), (line) => lines.find((row) => row.product_id === line.product_id));
+      if (lapsed) throw lapsed;
       return orderResult(reference, []);
     }
     // Holds read after the lock: current, whatever happened while we waited.

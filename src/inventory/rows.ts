@@ -29,6 +29,9 @@ export interface HoldRow {
   held: Text;
   committed: Text;
   released: Text;
+  /** Absent from statements written before holds could expire: 0, never expires. */
+  expired?: Text;
+  expires_at?: Instant | null;
   line_created_at: Instant;
   line_updated_at: Instant;
 }
@@ -77,6 +80,8 @@ export function toLine(product_id: string, row: HoldRow): ReservationLineView {
     held: toBigInt(row.held),
     committed: toBigInt(row.committed),
     released: toBigInt(row.released),
+    expired: toBigInt(row.expired ?? 0),
+    expires_at: row.expires_at === null || row.expires_at === undefined ? null : toDate(row.expires_at),
     created_at: toDate(row.line_created_at),
     updated_at: toDate(row.line_updated_at),
   };

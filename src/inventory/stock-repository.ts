@@ -22,6 +22,17 @@ import { LIMITS } from './limits.js';
 import type { MovementType } from './model.js';
 import { ITEM_COLUMNS, type HoldRow, type ItemRow, type MovementRow } from './rows.js';
 
+/** True when the line's expire time has passed (its held units are expired). */
+export const LAPSED = `coalesce(r.expires_at <= now(), false) as lapsed`;
+
+/**
+ * A line as its reader should see it: units past their expire time are
+ * expired from that moment, whether or not the sweeper has released them
+ * yet (Commit and Release refuse them from that moment too).
+ */
+export const EFFECTIVE_HOLD = `case when r.expires_at <= now() then 0 else r.held end as held,
+  r.expired + case when r.expires_at <= now() then r.held else 0 end as expired, r.expires_at`;
+
 export const LOCK_ITEMS_BY_PRODUCT = sql(
   'inventory_lock_items_by_product',
   `select ${ITEM_COLUMNS} from inventory_items i
@@ -34,14 +45,15 @@ const LOCK_ITEMS_HELD_BY = sql(
   'inventory_lock_items_held_by',
   `select ${ITEM_COLUMNS} from inventory_items i
    where i.tenant_id = $1
-     and i.id in (select r.item_id from inventory_reservations r where r.tenant_id = $1 and r.reference = $2 and r.held > 0)
+     and i.id in (select r.item_id from inventory_reservations r where r.tenant_id = $1 and r.reference = $2 and r.held > 0
+                  and (r.expires_at is null or r.expires_at > now()))
    order by i.id
    for update`,
 );
 
 const READ_HOLDS = sql(
   'inventory_read_holds',
-  `select r.item_id, r.held, r.committed, r.released, r.created_at as line_created_at, r.updated_at as line_updated_at
+  `select r.item_id, r.held, r.committed, r.released, r.expired, r.expires_at, ${LAPSED}, r.created_at as line_created_at, r.updated_at as line_updated_at
    from inventory_reservations r
    where r.tenant_id = $1 and r.reference = $2 and r.item_id = any($3::uuid[])`,
 );
@@ -53,7 +65,7 @@ const REFERENCE_EXISTS = sql(
 
 const RESERVATION_LINES = sql(
   'inventory_reservation_lines',
-  `select r.item_id, i.product_id, r.held, r.committed, r.released,
+  `select r.item_id, i.product_id, ${EFFECTIVE_HOLD}, ${LAPSED}, r.committed, r.released,
           r.created_at as line_created_at, r.updated_at as line_updated_at
    from inventory_reservations r
    join inventory_items i on i.tenant_id = r.tenant_id and i.id = r.item_id
@@ -74,11 +86,22 @@ const READ_BALANCE = sql(
 );
 
 const LINE_RESULT = `${ITEM_COLUMNS.replaceAll('i.', 'c.')},
-  l.item_id, l.held, l.committed, l.released, l.created_at as line_created_at, l.updated_at as line_updated_at`;
+  l.item_id, l.held, l.committed, l.released, l.expired, l.expires_at, l.created_at as line_created_at, l.updated_at as line_updated_at`;
 
-// $2 item ids, $3 quantities (both in lock order), $4 reference.
-export const APPLY_RESERVE = sql(
-  'inventory_apply_reserve',
+/**
+ * The expire time a Reserve gives its lines: none, or now + $5 ms. The
+ * latest Reserve of a line sets it (ON CONFLICT ... expires_at =
+ * excluded.expires_at), so units added to an expired line do not inherit
+ * its past expire time. Two statements rather than one with a nullable
+ * parameter, so the common reserve without a lifetime stays as it was.
+ */
+function expiry(expiring: boolean): string {
+  return expiring ? `now() + $5::bigint * interval '1 millisecond'` : `null::timestamptz`;
+}
+
+// $2 item ids, $3 quantities (both in lock order), $4 reference, $5 lifetime in ms (expiring only).
+const applyReserve = (name: string, expiring: boolean) => sql(
+  name,
   `with request as (
      select * from unnest($2::uuid[], $3::bigint[]) as u(item_id, quantity)
    ), c as (
@@ -86,17 +109,19 @@ export const APPLY_RESERVE = sql(
      from request r where i.tenant_id = $1 and i.id = r.item_id
      returning ${ITEM_COLUMNS}
    ), l as (
-     insert into inventory_reservations as h (tenant_id, reference, item_id, held)
-     select $1, $4, r.item_id, r.quantity from request r
+     insert into inventory_reservations as h (tenant_id, reference, item_id, held, expires_at)
+     select $1, $4, r.item_id, r.quantity, ${expiry(expiring)} from request r
      on conflict (tenant_id, reference, item_id) do update
-       set held = h.held + excluded.held, updated_at = now()
-     returning h.item_id, h.held, h.committed, h.released, h.created_at, h.updated_at
+       set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = now()
+     returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at
    )
    select ${LINE_RESULT},
      (select count(*) from inventory_reservations o
       where o.tenant_id = $1 and o.reference = $4 and o.item_id <> all($2::uuid[])) as other_products
    from c join l on l.item_id = c.id`,
 );
+export const APPLY_RESERVE = applyReserve('inventory_apply_reserve', false);
+const APPLY_RESERVE_EXPIRING = applyReserve('inventory_apply_reserve_expiring', true);
 
 /**
  * Reserve of a single product in one statement: the UPDATE takes the row
@@ -105,26 +130,28 @@ export const APPLY_RESERVE = sql(
  * thus held for one statement and the commit. No row back: the product is
  * unknown or short (the caller then takes the general path, which names why
  * under the lock). With one row, lock order cannot matter.
- * $2 product, $3 quantity, $4 reference.
+ * $2 product, $3 quantity, $4 reference, $5 lifetime in ms (expiring only).
  */
-export const RESERVE_ONE = sql(
-  'inventory_reserve_one',
+const reserveOne = (name: string, expiring: boolean) => sql(
+  name,
   `with c as (
      update inventory_items i set reserved = i.reserved + $3::bigint, updated_at = now()
      where i.tenant_id = $1 and i.product_id = $2 and i.on_hand - i.reserved >= $3::bigint
      returning ${ITEM_COLUMNS}
    ), l as (
-     insert into inventory_reservations as h (tenant_id, reference, item_id, held)
-     select $1, $4, c.id, $3::bigint from c
+     insert into inventory_reservations as h (tenant_id, reference, item_id, held, expires_at)
+     select $1, $4, c.id, $3::bigint, ${expiry(expiring)} from c
      on conflict (tenant_id, reference, item_id) do update
-       set held = h.held + excluded.held, updated_at = now()
-     returning h.item_id, h.held, h.committed, h.released, h.created_at, h.updated_at
+       set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = now()
+     returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at
    )
    select ${LINE_RESULT},
      (select count(*) from inventory_reservations o
       where o.tenant_id = $1 and o.reference = $4 and o.item_id <> c.id) as other_products
    from c join l on l.item_id = c.id`,
 );
+export const RESERVE_ONE = reserveOne('inventory_reserve_one', false);
+const RESERVE_ONE_EXPIRING = reserveOne('inventory_reserve_one_expiring', true);
 
 // Release and commit check the hold in the same statement: a line whose hold
 // is too small updates nothing, so fewer rows come back and the caller
@@ -139,7 +166,8 @@ const APPLY_RELEASE = sql(
        set held = h.held - r.quantity, released = h.released + r.quantity, updated_at = now()
      from request r
      where h.tenant_id = $1 and h.reference = $4 and h.item_id = r.item_id and h.held >= r.quantity
-     returning h.item_id, h.held, h.committed, h.released, h.created_at, h.updated_at, r.quantity as moved
+       and (h.expires_at is null or h.expires_at > now())
+     returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at, r.quantity as moved
    ), c as (
      update inventory_items i set reserved = i.reserved - l.moved, updated_at = now()
      from l where i.tenant_id = $1 and i.id = l.item_id
@@ -158,7 +186,8 @@ export const APPLY_COMMIT = sql(
        set held = h.held - r.quantity, committed = h.committed + r.quantity, updated_at = now()
      from request r
      where h.tenant_id = $1 and h.reference = $4 and h.item_id = r.item_id and h.held >= r.quantity
-     returning h.item_id, h.held, h.committed, h.released, h.created_at, h.updated_at, r.quantity as moved
+       and (h.expires_at is null or h.expires_at > now())
+     returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at, r.quantity as moved
    ), c as (
      update inventory_items i
        set reserved = i.reserved - l.moved, on_hand = i.on_hand - l.moved, updated_at = now()
@@ -227,8 +256,8 @@ export const stockRepository = {
   },
 
   /** The reference's lines for these items; call only with the items locked. */
-  async readHolds(tx: Tx, reference: string, item_ids: readonly string[]): Promise<Map<string, HoldRow>> {
-    const rows = await tx.query<HoldRow>(READ_HOLDS, [tx.caller.tenant_id, reference, item_ids]);
+  async readHolds(tx: Tx, reference: string, item_ids: readonly string[]): Promise<Map<string, HoldRow & { lapsed: boolean }>> {
+    const rows = await tx.query<HoldRow & { lapsed: boolean }>(READ_HOLDS, [tx.caller.tenant_id, reference, item_ids]);
     return new Map(rows.map((row) => [row.item_id, row]));
   },
 
@@ -238,7 +267,7 @@ export const stockRepository = {
   },
 
   /** Every line of a reference with its product id, ordered by product id. */
-  reservationLines(tx: Tx, reference: string, limit: number): Promise<(HoldRow & { product_id: string })[]> {
+  reservationLines(tx: Tx, reference: string, limit: number): Promise<(HoldRow & { product_id: string; lapsed: boolean })[]> {
     return tx.query(RESERVATION_LINES, [tx.caller.tenant_id, reference, limit]);
   },
 
@@ -253,13 +282,16 @@ export const stockRepository = {
   },
 
   /** Reserves one product if it has the units (see RESERVE_ONE); undefined if unknown or short. */
-  async reserveOne(tx: Tx, reference: string, line: { product_id: string; quantity: bigint }): Promise<ReserveRow | undefined> {
-    const [row] = await tx.query<ReserveRow>(RESERVE_ONE, [tx.caller.tenant_id, line.product_id, String(line.quantity), reference]);
+  async reserveOne(tx: Tx, reference: string, line: { product_id: string; quantity: bigint }, ttl_ms?: number): Promise<ReserveRow | undefined> {
+    const params = [tx.caller.tenant_id, line.product_id, String(line.quantity), reference];
+    const [row] = await (ttl_ms === undefined ? tx.query<ReserveRow>(RESERVE_ONE, params) : tx.query<ReserveRow>(RESERVE_ONE_EXPIRING, [...params, ttl_ms]));
     return row;
   },
 
-  applyReserve(tx: Tx, reference: string, change: ItemQuantities): Promise<ReserveRow[]> {
-    return tx.query(APPLY_RESERVE, [tx.caller.tenant_id, change.item_ids, quantities(change), reference]);
+  /** ttl_ms: the lines' lifetime; undefined, they never expire. */
+  applyReserve(tx: Tx, reference: string, change: ItemQuantities, ttl_ms?: number): Promise<ReserveRow[]> {
+    const params = [tx.caller.tenant_id, change.item_ids, quantities(change), reference];
+    return ttl_ms === undefined ? tx.query(APPLY_RESERVE, params) : tx.query(APPLY_RESERVE_EXPIRING, [...params, ttl_ms]);
   },
 
   /** Returns one row per line that the reference held enough for; fewer rows mean refuse (and roll back). */

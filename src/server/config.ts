@@ -48,6 +48,7 @@ export interface Config {
   /** The connection layer's limits; see ConnectionLimits. */
   readonly connection: ConnectionLimits;
   readonly idempotency_retention_hours: number;
+  readonly holds: HoldConfig;
   readonly tls_cert_file?: string;
   readonly tls_key_file?: string;
   readonly auth: AuthConfig;
@@ -101,6 +102,32 @@ export interface ConnectionLimits {
   readonly max_calls_in_flight: number;
   /** Open grpc.health.v1.Health/Watch streams; beyond it Watch fails with RESOURCE_EXHAUSTED. */
   readonly max_health_watches: number;
+}
+
+/** Lifetimes of holds (inventory reservations and work-order part holds) and their sweeper. */
+export interface HoldConfig {
+  /** Lifetime of a hold whose request names none; 0: such holds never expire. */
+  readonly ttl_default_ms: number;
+  /** Longest lifetime a request may ask for. */
+  readonly ttl_max_ms: number;
+  /** How often each replica sweeps expired holds. */
+  readonly sweep_interval_ms: number;
+  /** Holds one sweep transaction releases at most. */
+  readonly sweep_batch_rows: number;
+}
+
+const DAY_MS = 86_400_000;
+
+function loadHolds(env: Environment): HoldConfig {
+  const ttl_max_ms = integer(env, 'STOCKROOM_HOLD_TTL_MAX_MS', 30 * DAY_MS, 1, 365 * DAY_MS);
+  const ttl_default_ms = integer(env, 'STOCKROOM_HOLD_TTL_DEFAULT_MS', 0, 0, 365 * DAY_MS);
+  if (ttl_default_ms > ttl_max_ms) throw new ConfigError('STOCKROOM_HOLD_TTL_DEFAULT_MS', `must not exceed STOCKROOM_HOLD_TTL_MAX_MS (${ttl_max_ms})`);
+  return {
+    ttl_default_ms,
+    ttl_max_ms,
+    sweep_interval_ms: integer(env, 'STOCKROOM_HOLD_SWEEP_INTERVAL_MS', 1_000, 10, 3_600_000),
+    sweep_batch_rows: integer(env, 'STOCKROOM_HOLD_SWEEP_BATCH_ROWS', 500, 1, 10_000),
+  };
 }
 
 /** A configuration value that cannot be used; its message is the whole story. */
@@ -245,6 +272,7 @@ export function loadConfig(env: Environment = process.env): Config {
     max_message_bytes: integer(env, 'STOCKROOM_MAX_MESSAGE_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     connection: loadConnectionLimits(env),
     idempotency_retention_hours: integer(env, 'STOCKROOM_IDEMPOTENCY_RETENTION_HOURS', 24, 24, 24 * 365),
+    holds: loadHolds(env),
     tls_cert_file,
     tls_key_file,
     auth: loadAuth(env, database_url === undefined),

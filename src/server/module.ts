@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { TransactionRunner } from '../db/transaction.js';
 import type { HealthSource } from '../observability/health-gauges.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
+import type { HoldConfig } from './config.js';
 import type { DetailMapper } from './errors.js';
 
 /** What a context's handlers and domain services are built from. */
@@ -15,6 +16,8 @@ export interface ServiceDependencies {
   readonly runner: TransactionRunner;
   readonly idempotency: IdempotencyStore;
   readonly logger: Logger;
+  /** Lifetimes of holds: the default and the maximum a request may ask for. */
+  readonly holds: Pick<HoldConfig, 'ttl_default_ms' | 'ttl_max_ms'>;
 }
 
 export interface ServiceModule {

@@ -35,6 +35,8 @@ export const METHOD_ROLES: Readonly<Record<string, Requirement>> = {
   'stockroom.inventory.v1.InventoryService/Release': 'operator',
   'stockroom.inventory.v1.InventoryService/CommitOutbound': 'operator',
   'stockroom.inventory.v1.InventoryService/GetReservation': 'viewer',
+  'stockroom.inventory.v1.InventoryService/ExtendReservation': 'operator',
+  'stockroom.inventory.v1.InventoryService/ListReservations': 'viewer',
   'stockroom.inventory.v1.InventoryService/RecordInbound': 'operator',
   'stockroom.inventory.v1.InventoryService/AdjustInventory': 'admin',
   'stockroom.inventory.v1.InventoryService/RecordReturn': 'operator',

@@ -10,6 +10,7 @@ import { Migration0003Parts } from './Migration0003Parts.js';
 import { Migration0004FifoReceiptOrder } from './Migration0004FifoReceiptOrder.js';
 import { Migration0005IdempotencyPurge } from './Migration0005IdempotencyPurge.js';
 import { Migration0005bRuntimeRole } from './Migration0005bRuntimeRole.js';
+import { Migration0006Holds } from './Migration0006Holds.js';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: '0001_foundation', class: Migration0001Foundation },
@@ -18,4 +19,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0004_fifo_receipt_order', class: Migration0004FifoReceiptOrder },
   { name: '0005_idempotency_purge', class: Migration0005IdempotencyPurge },
   { name: '0005b_runtime_role', class: Migration0005bRuntimeRole },
+  { name: '0006_holds', class: Migration0006Holds },
 ];

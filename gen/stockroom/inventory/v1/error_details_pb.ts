@@ -4,13 +4,15 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file stockroom/inventory/v1/error_details.proto.
  */
 export const file_stockroom_inventory_v1_error_details: GenFile = /*@__PURE__*/
-  fileDesc("CipzdG9ja3Jvb20vaW52ZW50b3J5L3YxL2Vycm9yX2RldGFpbHMucHJvdG8SFnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEiTgoXSW5zdWZmaWNpZW50U3RvY2tEZXRhaWwSMwoJc2hvcnRhZ2VzGAEgAygLMiAuc3RvY2tyb29tLmludmVudG9yeS52MS5TaG9ydGFnZSJVCghTaG9ydGFnZRISCgpwcm9kdWN0X2lkGAEgASgJEg8KB2l0ZW1faWQYAiABKAkSEQoJcmVxdWVzdGVkGAMgASgDEhEKCWF2YWlsYWJsZRgEIAEoAyJjChlSZXNlcnZhdGlvbkV4Y2VlZGVkRGV0YWlsEhEKCXJlZmVyZW5jZRgBIAEoCRIzCgVsaW5lcxgCIAMoCzIkLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuRXhjZWVkZWRMaW5lIkMKDEV4Y2VlZGVkTGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhEKCXJlcXVlc3RlZBgCIAEoAxIMCgRoZWxkGAMgASgDYgZwcm90bzM");
+  fileDesc("CipzdG9ja3Jvb20vaW52ZW50b3J5L3YxL2Vycm9yX2RldGFpbHMucHJvdG8SFnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEiTgoXSW5zdWZmaWNpZW50U3RvY2tEZXRhaWwSMwoJc2hvcnRhZ2VzGAEgAygLMiAuc3RvY2tyb29tLmludmVudG9yeS52MS5TaG9ydGFnZSJVCghTaG9ydGFnZRISCgpwcm9kdWN0X2lkGAEgASgJEg8KB2l0ZW1faWQYAiABKAkSEQoJcmVxdWVzdGVkGAMgASgDEhEKCWF2YWlsYWJsZRgEIAEoAyJjChlSZXNlcnZhdGlvbkV4Y2VlZGVkRGV0YWlsEhEKCXJlZmVyZW5jZRgBIAEoCRIzCgVsaW5lcxgCIAMoCzIkLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuRXhjZWVkZWRMaW5lIkMKDEV4Y2VlZGVkTGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhEKCXJlcXVlc3RlZBgCIAEoAxIMCgRoZWxkGAMgASgDImEKGFJlc2VydmF0aW9uRXhwaXJlZERldGFpbBIRCglyZWZlcmVuY2UYASABKAkSMgoFbGluZXMYAiADKAsyIy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkV4cGlyZWRMaW5lIoQBCgtFeHBpcmVkTGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhEKCXJlcXVlc3RlZBgCIAEoAxIMCgRoZWxkGAMgASgDEg8KB2V4cGlyZWQYBCABKAMSLwoLZXhwaXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Sent with FAILED_PRECONDITION, ErrorInfo reason INSUFFICIENT_STOCK: the
@@ -141,4 +143,84 @@ export type ExceededLine = Message<"stockroom.inventory.v1.ExceededLine"> & {
  */
 export const ExceededLineSchema: GenMessage<ExceededLine> = /*@__PURE__*/
   messageDesc(file_stockroom_inventory_v1_error_details, 3);
+
+/**
+ * Sent with FAILED_PRECONDITION, ErrorInfo reason RESERVATION_EXPIRED: a
+ * Release or CommitOutbound (or ExtendReservation) named units whose hold
+ * has expired. Nothing was changed; reserve again to hold units.
+ *
+ * @generated from message stockroom.inventory.v1.ReservationExpiredDetail
+ */
+export type ReservationExpiredDetail = Message<"stockroom.inventory.v1.ReservationExpiredDetail"> & {
+  /**
+   * The order reference of the request.
+   *
+   * @generated from field: string reference = 1;
+   */
+  reference: string;
+
+  /**
+   * Every product of the request whose hold expired, in request order.
+   *
+   * @generated from field: repeated stockroom.inventory.v1.ExpiredLine lines = 2;
+   */
+  lines: ExpiredLine[];
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.ReservationExpiredDetail.
+ * Use `create(ReservationExpiredDetailSchema)` to create a new message.
+ */
+export const ReservationExpiredDetailSchema: GenMessage<ReservationExpiredDetail> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_error_details, 4);
+
+/**
+ * One product whose hold expired.
+ *
+ * @generated from message stockroom.inventory.v1.ExpiredLine
+ */
+export type ExpiredLine = Message<"stockroom.inventory.v1.ExpiredLine"> & {
+  /**
+   * The caller's product id.
+   *
+   * @generated from field: string product_id = 1;
+   */
+  productId: string;
+
+  /**
+   * Units the request named of this product (0 for ExtendReservation).
+   *
+   * @generated from field: int64 requested = 2;
+   */
+  requested: bigint;
+
+  /**
+   * Units still held and not expired (0 once the line's expire time passed).
+   *
+   * @generated from field: int64 held = 3;
+   */
+  held: bigint;
+
+  /**
+   * Units of this line expired so far, including units past their expire
+   * time that the sweeper has not released yet.
+   *
+   * @generated from field: int64 expired = 4;
+   */
+  expired: bigint;
+
+  /**
+   * When the line's hold expired.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 5;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.ExpiredLine.
+ * Use `create(ExpiredLineSchema)` to create a new message.
+ */
+export const ExpiredLineSchema: GenMessage<ExpiredLine> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_error_details, 5);
 

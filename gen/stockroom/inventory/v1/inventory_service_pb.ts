@@ -2,11 +2,11 @@
 // @generated from file stockroom/inventory/v1/inventory_service.proto (package stockroom.inventory.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Item, Movement, MovementType, OrderLine, Reservation, ReservationLine } from "./resources_pb.js";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { HoldExpiry, Item, Movement, MovementType, OrderLine, Reservation, ReservationLine } from "./resources_pb.js";
 import { file_stockroom_inventory_v1_resources } from "./resources_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stockroom/inventory/v1/inventory_service.proto.
  */
 export const file_stockroom_inventory_v1_inventory_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci5zdG9ja3Jvb20vaW52ZW50b3J5L3YxL2ludmVudG9yeV9zZXJ2aWNlLnByb3RvEhZzdG9ja3Jvb20uaW52ZW50b3J5LnYxInIKEUNyZWF0ZUl0ZW1SZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSCwoDc2t1GAIgASgJEgwKBG5hbWUYAyABKAkSFQoNcmVvcmRlcl9wb2ludBgEIAEoAxIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiQAoSQ3JlYXRlSXRlbVJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0iJAoOR2V0SXRlbVJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCSI9Cg9HZXRJdGVtUmVzcG9uc2USKgoEaXRlbRgBIAEoCzIcLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSXRlbSJ8ChBMaXN0SXRlbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhoKDW5lZWRzX3Jlb3JkZXIYAyABKAhIAIgBARITCgtwcm9kdWN0X2lkcxgEIAMoCUIQCg5fbmVlZHNfcmVvcmRlciJZChFMaXN0SXRlbXNSZXNwb25zZRIrCgVpdGVtcxgBIAMoCzIcLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSXRlbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiiQEKEVVwZGF0ZUl0ZW1SZXF1ZXN0EioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSJAChJVcGRhdGVJdGVtUmVzcG9uc2USKgoEaXRlbRgBIAEoCzIcLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSXRlbSJMChhDaGVja0F2YWlsYWJpbGl0eVJlcXVlc3QSMAoFaXRlbXMYASADKAsyIS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk9yZGVyTGluZSJgChBBdmFpbGFiaWxpdHlMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSEQoJcmVxdWVzdGVkGAIgASgDEhEKCWF2YWlsYWJsZRgDIAEoAxISCgpzdWZmaWNpZW50GAQgASgIImcKGUNoZWNrQXZhaWxhYmlsaXR5UmVzcG9uc2USEQoJYXZhaWxhYmxlGAEgASgIEjcKBWl0ZW1zGAIgAygLMiguc3RvY2tyb29tLmludmVudG9yeS52MS5BdmFpbGFiaWxpdHlMaW5lIm4KDlJlc2VydmVSZXF1ZXN0EjAKBWl0ZW1zGAEgAygLMiEuc3RvY2tyb29tLmludmVudG9yeS52MS5PcmRlckxpbmUSEQoJcmVmZXJlbmNlGAIgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSKJAQoPUmVzZXJ2ZVJlc3BvbnNlEhEKCXJlZmVyZW5jZRgBIAEoCRI2CgVsaW5lcxgCIAMoCzInLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVzZXJ2YXRpb25MaW5lEisKBWl0ZW1zGAMgAygLMhwuc3RvY2tyb29tLmludmVudG9yeS52MS5JdGVtIm4KDlJlbGVhc2VSZXF1ZXN0EjAKBWl0ZW1zGAEgAygLMiEuc3RvY2tyb29tLmludmVudG9yeS52MS5PcmRlckxpbmUSEQoJcmVmZXJlbmNlGAIgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSKJAQoPUmVsZWFzZVJlc3BvbnNlEhEKCXJlZmVyZW5jZRgBIAEoCRI2CgVsaW5lcxgCIAMoCzInLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVzZXJ2YXRpb25MaW5lEisKBWl0ZW1zGAMgAygLMhwuc3RvY2tyb29tLmludmVudG9yeS52MS5JdGVtIoQBChVDb21taXRPdXRib3VuZFJlcXVlc3QSMAoFaXRlbXMYASADKAsyIS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk9yZGVyTGluZRIRCglyZWZlcmVuY2UYAiABKAkSDQoFbm90ZXMYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIsUBChZDb21taXRPdXRib3VuZFJlc3BvbnNlEhEKCXJlZmVyZW5jZRgBIAEoCRI2CgVsaW5lcxgCIAMoCzInLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVzZXJ2YXRpb25MaW5lEisKBWl0ZW1zGAMgAygLMhwuc3RvY2tyb29tLmludmVudG9yeS52MS5JdGVtEjMKCW1vdmVtZW50cxgEIAMoCzIgLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuTW92ZW1lbnQiKgoVR2V0UmVzZXJ2YXRpb25SZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCSJSChZHZXRSZXNlcnZhdGlvblJlc3BvbnNlEjgKC3Jlc2VydmF0aW9uGAEgASgLMiMuc3RvY2tyb29tLmludmVudG9yeS52MS5SZXNlcnZhdGlvbiJ3ChRSZWNvcmRJbmJvdW5kUmVxdWVzdBISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgDEhEKCXJlZmVyZW5jZRgDIAEoCRINCgVub3RlcxgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkidwoVUmVjb3JkSW5ib3VuZFJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SMgoIbW92ZW1lbnQYAiABKAsyIC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50Im0KFkFkanVzdEludmVudG9yeVJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCRIWCg5xdWFudGl0eV9kZWx0YRgCIAEoAxIOCgZyZWFzb24YAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJInkKF0FkanVzdEludmVudG9yeVJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SMgoIbW92ZW1lbnQYAiABKAsyIC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50InYKE1JlY29yZFJldHVyblJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghxdWFudGl0eRgCIAEoAxIRCglyZWZlcmVuY2UYAyABKAkSDQoFbm90ZXMYBCABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJInYKFFJlY29yZFJldHVyblJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SMgoIbW92ZW1lbnQYAiABKAsyIC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50InYKE1JlY29yZERhbWFnZVJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghxdWFudGl0eRgCIAEoAxIRCglyZWZlcmVuY2UYAyABKAkSDQoFbm90ZXMYBCABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJInYKFFJlY29yZERhbWFnZVJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SMgoIbW92ZW1lbnQYAiABKAsyIC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50IocCChRMaXN0TW92ZW1lbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIPCgdpdGVtX2lkGAMgASgJEhIKCnByb2R1Y3RfaWQYBCABKAkSMgoEdHlwZRgFIAEoDjIkLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuTW92ZW1lbnRUeXBlEhEKCXJlZmVyZW5jZRgGIAEoCRIuCgpzdGFydF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZQoVTGlzdE1vdmVtZW50c1Jlc3BvbnNlEjMKCW1vdmVtZW50cxgBIAMoCzIgLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuTW92ZW1lbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh0KG0NoZWNrSW52ZW50b3J5SGVhbHRoUmVxdWVzdCJsCg1IZWFsdGhFeGFtcGxlEg8KB2l0ZW1faWQYASABKAkSEgoKcHJvZHVjdF9pZBgCIAEoCRITCgttb3ZlbWVudF9pZBgDIAEoCRIRCglyZWZlcmVuY2UYBCABKAkSDgoGZGV0YWlsGAUgASgJIlcKDUhlYWx0aEZpbmRpbmcSDQoFY291bnQYASABKAMSNwoIZXhhbXBsZXMYAiADKAsyJS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkhlYWx0aEV4YW1wbGUilwMKHENoZWNrSW52ZW50b3J5SGVhbHRoUmVzcG9uc2USDwoHaGVhbHRoeRgBIAEoCBJIChlvbl9oYW5kX2xlZGdlcl9taXNtYXRjaGVzGAIgASgLMiUuc3RvY2tyb29tLmludmVudG9yeS52MS5IZWFsdGhGaW5kaW5nEkcKGHJlc2VydmVkX2hvbGRfbWlzbWF0Y2hlcxgDIAEoCzIlLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSGVhbHRoRmluZGluZxJDChRvbl9oYW5kX2FmdGVyX2JyZWFrcxgEIAEoCzIlLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSGVhbHRoRmluZGluZxJHChhjb21taXRfbGVkZ2VyX21pc21hdGNoZXMYBSABKAsyJS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkhlYWx0aEZpbmRpbmcSFQoNaXRlbXNfY2hlY2tlZBgGIAEoAxIuCgpjaGVja190aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJnChBSZWNvbmNpbGVSZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSGAoQb25seV9kaWZmZXJlbmNlcxgCIAEoCBIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSLnAQoMUmVjb25jaWxlUm93Eg8KB2l0ZW1faWQYASABKAkSEgoKcHJvZHVjdF9pZBgCIAEoCRIPCgdvbl9oYW5kGAMgASgDEhYKDmxlZGdlcl9vbl9oYW5kGAQgASgDEhoKEmxhc3Rfb25faGFuZF9hZnRlchgFIAEoAxIQCghyZXNlcnZlZBgGIAEoAxIMCgRoZWxkGAcgASgDEhwKFG9uX2hhbmRfbWludXNfbGVkZ2VyGAggASgDEhsKE3Jlc2VydmVkX21pbnVzX2hlbGQYCSABKAMSEgoKY29uc2lzdGVudBgKIAEoCCJ7ChFSZWNvbmNpbGVSZXNwb25zZRIyCgRyb3dzGAEgAygLMiQuc3RvY2tyb29tLmludmVudG9yeS52MS5SZWNvbmNpbGVSb3cSGQoRaW5jb25zaXN0ZW50X3Jvd3MYAiABKAUSFwoPbmV4dF9wYWdlX3Rva2VuGAMgASgJMroNChBJbnZlbnRvcnlTZXJ2aWNlEmMKCkNyZWF0ZUl0ZW0SKS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkNyZWF0ZUl0ZW1SZXF1ZXN0Giouc3RvY2tyb29tLmludmVudG9yeS52MS5DcmVhdGVJdGVtUmVzcG9uc2USWgoHR2V0SXRlbRImLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuR2V0SXRlbVJlcXVlc3QaJy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkdldEl0ZW1SZXNwb25zZRJgCglMaXN0SXRlbXMSKC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkxpc3RJdGVtc1JlcXVlc3QaKS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkxpc3RJdGVtc1Jlc3BvbnNlEmMKClVwZGF0ZUl0ZW0SKS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlVwZGF0ZUl0ZW1SZXF1ZXN0Giouc3RvY2tyb29tLmludmVudG9yeS52MS5VcGRhdGVJdGVtUmVzcG9uc2USeAoRQ2hlY2tBdmFpbGFiaWxpdHkSMC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkNoZWNrQXZhaWxhYmlsaXR5UmVxdWVzdBoxLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuQ2hlY2tBdmFpbGFiaWxpdHlSZXNwb25zZRJaCgdSZXNlcnZlEiYuc3RvY2tyb29tLmludmVudG9yeS52MS5SZXNlcnZlUmVxdWVzdBonLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVzZXJ2ZVJlc3BvbnNlEloKB1JlbGVhc2USJi5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlbGVhc2VSZXF1ZXN0Gicuc3RvY2tyb29tLmludmVudG9yeS52MS5SZWxlYXNlUmVzcG9uc2USbwoOQ29tbWl0T3V0Ym91bmQSLS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkNvbW1pdE91dGJvdW5kUmVxdWVzdBouLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuQ29tbWl0T3V0Ym91bmRSZXNwb25zZRJvCg5HZXRSZXNlcnZhdGlvbhItLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuR2V0UmVzZXJ2YXRpb25SZXF1ZXN0Gi4uc3RvY2tyb29tLmludmVudG9yeS52MS5HZXRSZXNlcnZhdGlvblJlc3BvbnNlEmwKDVJlY29yZEluYm91bmQSLC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29yZEluYm91bmRSZXF1ZXN0Gi0uc3RvY2tyb29tLmludmVudG9yeS52MS5SZWNvcmRJbmJvdW5kUmVzcG9uc2UScgoPQWRqdXN0SW52ZW50b3J5Ei4uc3RvY2tyb29tLmludmVudG9yeS52MS5BZGp1c3RJbnZlbnRvcnlSZXF1ZXN0Gi8uc3RvY2tyb29tLmludmVudG9yeS52MS5BZGp1c3RJbnZlbnRvcnlSZXNwb25zZRJpCgxSZWNvcmRSZXR1cm4SKy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29yZFJldHVyblJlcXVlc3QaLC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29yZFJldHVyblJlc3BvbnNlEmkKDFJlY29yZERhbWFnZRIrLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVjb3JkRGFtYWdlUmVxdWVzdBosLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVjb3JkRGFtYWdlUmVzcG9uc2USbAoNTGlzdE1vdmVtZW50cxIsLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuTGlzdE1vdmVtZW50c1JlcXVlc3QaLS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkxpc3RNb3ZlbWVudHNSZXNwb25zZRKBAQoUQ2hlY2tJbnZlbnRvcnlIZWFsdGgSMy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkNoZWNrSW52ZW50b3J5SGVhbHRoUmVxdWVzdBo0LnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuQ2hlY2tJbnZlbnRvcnlIZWFsdGhSZXNwb25zZRJgCglSZWNvbmNpbGUSKC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29uY2lsZVJlcXVlc3QaKS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29uY2lsZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_stockroom_inventory_v1_resources]);
+  fileDesc("Ci5zdG9ja3Jvb20vaW52ZW50b3J5L3YxL2ludmVudG9yeV9zZXJ2aWNlLnByb3RvEhZzdG9ja3Jvb20uaW52ZW50b3J5LnYxInIKEUNyZWF0ZUl0ZW1SZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSCwoDc2t1GAIgASgJEgwKBG5hbWUYAyABKAkSFQoNcmVvcmRlcl9wb2ludBgEIAEoAxIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiQAoSQ3JlYXRlSXRlbVJlc3BvbnNlEioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0iJAoOR2V0SXRlbVJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCSI9Cg9HZXRJdGVtUmVzcG9uc2USKgoEaXRlbRgBIAEoCzIcLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSXRlbSJ8ChBMaXN0SXRlbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhoKDW5lZWRzX3Jlb3JkZXIYAyABKAhIAIgBARITCgtwcm9kdWN0X2lkcxgEIAMoCUIQCg5fbmVlZHNfcmVvcmRlciJZChFMaXN0SXRlbXNSZXNwb25zZRIrCgVpdGVtcxgBIAMoCzIcLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSXRlbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiiQEKEVVwZGF0ZUl0ZW1SZXF1ZXN0EioKBGl0ZW0YASABKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSJAChJVcGRhdGVJdGVtUmVzcG9uc2USKgoEaXRlbRgBIAEoCzIcLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSXRlbSJMChhDaGVja0F2YWlsYWJpbGl0eVJlcXVlc3QSMAoFaXRlbXMYASADKAsyIS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk9yZGVyTGluZSJgChBBdmFpbGFiaWxpdHlMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSEQoJcmVxdWVzdGVkGAIgASgDEhEKCWF2YWlsYWJsZRgDIAEoAxISCgpzdWZmaWNpZW50GAQgASgIImcKGUNoZWNrQXZhaWxhYmlsaXR5UmVzcG9uc2USEQoJYXZhaWxhYmxlGAEgASgIEjcKBWl0ZW1zGAIgAygLMiguc3RvY2tyb29tLmludmVudG9yeS52MS5BdmFpbGFiaWxpdHlMaW5lIpYBCg5SZXNlcnZlUmVxdWVzdBIwCgVpdGVtcxgBIAMoCzIhLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuT3JkZXJMaW5lEhEKCXJlZmVyZW5jZRgCIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkSJgoDdHRsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIokBCg9SZXNlcnZlUmVzcG9uc2USEQoJcmVmZXJlbmNlGAEgASgJEjYKBWxpbmVzGAIgAygLMicuc3RvY2tyb29tLmludmVudG9yeS52MS5SZXNlcnZhdGlvbkxpbmUSKwoFaXRlbXMYAyADKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0ibgoOUmVsZWFzZVJlcXVlc3QSMAoFaXRlbXMYASADKAsyIS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk9yZGVyTGluZRIRCglyZWZlcmVuY2UYAiABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJIokBCg9SZWxlYXNlUmVzcG9uc2USEQoJcmVmZXJlbmNlGAEgASgJEjYKBWxpbmVzGAIgAygLMicuc3RvY2tyb29tLmludmVudG9yeS52MS5SZXNlcnZhdGlvbkxpbmUSKwoFaXRlbXMYAyADKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0ihAEKFUNvbW1pdE91dGJvdW5kUmVxdWVzdBIwCgVpdGVtcxgBIAMoCzIhLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuT3JkZXJMaW5lEhEKCXJlZmVyZW5jZRgCIAEoCRINCgVub3RlcxgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkixQEKFkNvbW1pdE91dGJvdW5kUmVzcG9uc2USEQoJcmVmZXJlbmNlGAEgASgJEjYKBWxpbmVzGAIgAygLMicuc3RvY2tyb29tLmludmVudG9yeS52MS5SZXNlcnZhdGlvbkxpbmUSKwoFaXRlbXMYAyADKAsyHC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkl0ZW0SMwoJbW92ZW1lbnRzGAQgAygLMiAuc3RvY2tyb29tLmludmVudG9yeS52MS5Nb3ZlbWVudCIqChVHZXRSZXNlcnZhdGlvblJlcXVlc3QSEQoJcmVmZXJlbmNlGAEgASgJIogBChZHZXRSZXNlcnZhdGlvblJlc3BvbnNlEjgKC3Jlc2VydmF0aW9uGAEgASgLMiMuc3RvY2tyb29tLmludmVudG9yeS52MS5SZXNlcnZhdGlvbhI0CghleHBpcmllcxgCIAMoCzIiLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSG9sZEV4cGlyeSJuChhFeHRlbmRSZXNlcnZhdGlvblJlcXVlc3QSEQoJcmVmZXJlbmNlGAEgASgJEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkiZgoZRXh0ZW5kUmVzZXJ2YXRpb25SZXNwb25zZRIRCglyZWZlcmVuY2UYASABKAkSNgoFbGluZXMYAiADKAsyJy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlc2VydmF0aW9uTGluZSLAAQoXTGlzdFJlc2VydmF0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSNwoFc3RhdGUYAyABKA4yKC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlc2VydmF0aW9uU3RhdGUSEgoKcHJvZHVjdF9pZBgEIAEoCRIxCg1leHBpcmVfYmVmb3JlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJrChhMaXN0UmVzZXJ2YXRpb25zUmVzcG9uc2USNgoFbGluZXMYASADKAsyJy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlc2VydmF0aW9uTGluZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidwoUUmVjb3JkSW5ib3VuZFJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghxdWFudGl0eRgCIAEoAxIRCglyZWZlcmVuY2UYAyABKAkSDQoFbm90ZXMYBCABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJIncKFVJlY29yZEluYm91bmRSZXNwb25zZRIqCgRpdGVtGAEgASgLMhwuc3RvY2tyb29tLmludmVudG9yeS52MS5JdGVtEjIKCG1vdmVtZW50GAIgASgLMiAuc3RvY2tyb29tLmludmVudG9yeS52MS5Nb3ZlbWVudCJtChZBZGp1c3RJbnZlbnRvcnlSZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSFgoOcXVhbnRpdHlfZGVsdGEYAiABKAMSDgoGcmVhc29uGAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJ5ChdBZGp1c3RJbnZlbnRvcnlSZXNwb25zZRIqCgRpdGVtGAEgASgLMhwuc3RvY2tyb29tLmludmVudG9yeS52MS5JdGVtEjIKCG1vdmVtZW50GAIgASgLMiAuc3RvY2tyb29tLmludmVudG9yeS52MS5Nb3ZlbWVudCJ2ChNSZWNvcmRSZXR1cm5SZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSEAoIcXVhbnRpdHkYAiABKAMSEQoJcmVmZXJlbmNlGAMgASgJEg0KBW5vdGVzGAQgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCSJ2ChRSZWNvcmRSZXR1cm5SZXNwb25zZRIqCgRpdGVtGAEgASgLMhwuc3RvY2tyb29tLmludmVudG9yeS52MS5JdGVtEjIKCG1vdmVtZW50GAIgASgLMiAuc3RvY2tyb29tLmludmVudG9yeS52MS5Nb3ZlbWVudCJ2ChNSZWNvcmREYW1hZ2VSZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSEAoIcXVhbnRpdHkYAiABKAMSEQoJcmVmZXJlbmNlGAMgASgJEg0KBW5vdGVzGAQgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCSJ2ChRSZWNvcmREYW1hZ2VSZXNwb25zZRIqCgRpdGVtGAEgASgLMhwuc3RvY2tyb29tLmludmVudG9yeS52MS5JdGVtEjIKCG1vdmVtZW50GAIgASgLMiAuc3RvY2tyb29tLmludmVudG9yeS52MS5Nb3ZlbWVudCKHAgoUTGlzdE1vdmVtZW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDwoHaXRlbV9pZBgDIAEoCRISCgpwcm9kdWN0X2lkGAQgASgJEjIKBHR5cGUYBSABKA4yJC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50VHlwZRIRCglyZWZlcmVuY2UYBiABKAkSLgoKc3RhcnRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImUKFUxpc3RNb3ZlbWVudHNSZXNwb25zZRIzCgltb3ZlbWVudHMYASADKAsyIC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIdChtDaGVja0ludmVudG9yeUhlYWx0aFJlcXVlc3QibAoNSGVhbHRoRXhhbXBsZRIPCgdpdGVtX2lkGAEgASgJEhIKCnByb2R1Y3RfaWQYAiABKAkSEwoLbW92ZW1lbnRfaWQYAyABKAkSEQoJcmVmZXJlbmNlGAQgASgJEg4KBmRldGFpbBgFIAEoCSJXCg1IZWFsdGhGaW5kaW5nEg0KBWNvdW50GAEgASgDEjcKCGV4YW1wbGVzGAIgAygLMiUuc3RvY2tyb29tLmludmVudG9yeS52MS5IZWFsdGhFeGFtcGxlIpcDChxDaGVja0ludmVudG9yeUhlYWx0aFJlc3BvbnNlEg8KB2hlYWx0aHkYASABKAgSSAoZb25faGFuZF9sZWRnZXJfbWlzbWF0Y2hlcxgCIAEoCzIlLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuSGVhbHRoRmluZGluZxJHChhyZXNlcnZlZF9ob2xkX21pc21hdGNoZXMYAyABKAsyJS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkhlYWx0aEZpbmRpbmcSQwoUb25faGFuZF9hZnRlcl9icmVha3MYBCABKAsyJS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkhlYWx0aEZpbmRpbmcSRwoYY29tbWl0X2xlZGdlcl9taXNtYXRjaGVzGAUgASgLMiUuc3RvY2tyb29tLmludmVudG9yeS52MS5IZWFsdGhGaW5kaW5nEhUKDWl0ZW1zX2NoZWNrZWQYBiABKAMSLgoKY2hlY2tfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZwoQUmVjb25jaWxlUmVxdWVzdBISCgpwcm9kdWN0X2lkGAEgASgJEhgKEG9ubHlfZGlmZmVyZW5jZXMYAiABKAgSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAki5wEKDFJlY29uY2lsZVJvdxIPCgdpdGVtX2lkGAEgASgJEhIKCnByb2R1Y3RfaWQYAiABKAkSDwoHb25faGFuZBgDIAEoAxIWCg5sZWRnZXJfb25faGFuZBgEIAEoAxIaChJsYXN0X29uX2hhbmRfYWZ0ZXIYBSABKAMSEAoIcmVzZXJ2ZWQYBiABKAMSDAoEaGVsZBgHIAEoAxIcChRvbl9oYW5kX21pbnVzX2xlZGdlchgIIAEoAxIbChNyZXNlcnZlZF9taW51c19oZWxkGAkgASgDEhIKCmNvbnNpc3RlbnQYCiABKAgiewoRUmVjb25jaWxlUmVzcG9uc2USMgoEcm93cxgBIAMoCzIkLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVjb25jaWxlUm93EhkKEWluY29uc2lzdGVudF9yb3dzGAIgASgFEhcKD25leHRfcGFnZV90b2tlbhgDIAEoCSqxAQoQUmVzZXJ2YXRpb25TdGF0ZRIhCh1SRVNFUlZBVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEhoKFlJFU0VSVkFUSU9OX1NUQVRFX0hFTEQQARIfChtSRVNFUlZBVElPTl9TVEFURV9DT01NSVRURUQQAhIeChpSRVNFUlZBVElPTl9TVEFURV9SRUxFQVNFRBADEh0KGVJFU0VSVkFUSU9OX1NUQVRFX0VYUElSRUQQBDKrDwoQSW52ZW50b3J5U2VydmljZRJjCgpDcmVhdGVJdGVtEikuc3RvY2tyb29tLmludmVudG9yeS52MS5DcmVhdGVJdGVtUmVxdWVzdBoqLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuQ3JlYXRlSXRlbVJlc3BvbnNlEloKB0dldEl0ZW0SJi5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkdldEl0ZW1SZXF1ZXN0Gicuc3RvY2tyb29tLmludmVudG9yeS52MS5HZXRJdGVtUmVzcG9uc2USYAoJTGlzdEl0ZW1zEiguc3RvY2tyb29tLmludmVudG9yeS52MS5MaXN0SXRlbXNSZXF1ZXN0Gikuc3RvY2tyb29tLmludmVudG9yeS52MS5MaXN0SXRlbXNSZXNwb25zZRJjCgpVcGRhdGVJdGVtEikuc3RvY2tyb29tLmludmVudG9yeS52MS5VcGRhdGVJdGVtUmVxdWVzdBoqLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuVXBkYXRlSXRlbVJlc3BvbnNlEngKEUNoZWNrQXZhaWxhYmlsaXR5EjAuc3RvY2tyb29tLmludmVudG9yeS52MS5DaGVja0F2YWlsYWJpbGl0eVJlcXVlc3QaMS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkNoZWNrQXZhaWxhYmlsaXR5UmVzcG9uc2USWgoHUmVzZXJ2ZRImLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVzZXJ2ZVJlcXVlc3QaJy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlc2VydmVSZXNwb25zZRJaCgdSZWxlYXNlEiYuc3RvY2tyb29tLmludmVudG9yeS52MS5SZWxlYXNlUmVxdWVzdBonLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVsZWFzZVJlc3BvbnNlEm8KDkNvbW1pdE91dGJvdW5kEi0uc3RvY2tyb29tLmludmVudG9yeS52MS5Db21taXRPdXRib3VuZFJlcXVlc3QaLi5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkNvbW1pdE91dGJvdW5kUmVzcG9uc2USbwoOR2V0UmVzZXJ2YXRpb24SLS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkdldFJlc2VydmF0aW9uUmVxdWVzdBouLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuR2V0UmVzZXJ2YXRpb25SZXNwb25zZRJ4ChFFeHRlbmRSZXNlcnZhdGlvbhIwLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuRXh0ZW5kUmVzZXJ2YXRpb25SZXF1ZXN0GjEuc3RvY2tyb29tLmludmVudG9yeS52MS5FeHRlbmRSZXNlcnZhdGlvblJlc3BvbnNlEnUKEExpc3RSZXNlcnZhdGlvbnMSLy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkxpc3RSZXNlcnZhdGlvbnNSZXF1ZXN0GjAuc3RvY2tyb29tLmludmVudG9yeS52MS5MaXN0UmVzZXJ2YXRpb25zUmVzcG9uc2USbAoNUmVjb3JkSW5ib3VuZBIsLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVjb3JkSW5ib3VuZFJlcXVlc3QaLS5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlY29yZEluYm91bmRSZXNwb25zZRJyCg9BZGp1c3RJbnZlbnRvcnkSLi5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkFkanVzdEludmVudG9yeVJlcXVlc3QaLy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLkFkanVzdEludmVudG9yeVJlc3BvbnNlEmkKDFJlY29yZFJldHVybhIrLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVjb3JkUmV0dXJuUmVxdWVzdBosLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVjb3JkUmV0dXJuUmVzcG9uc2USaQoMUmVjb3JkRGFtYWdlEisuc3RvY2tyb29tLmludmVudG9yeS52MS5SZWNvcmREYW1hZ2VSZXF1ZXN0Giwuc3RvY2tyb29tLmludmVudG9yeS52MS5SZWNvcmREYW1hZ2VSZXNwb25zZRJsCg1MaXN0TW92ZW1lbnRzEiwuc3RvY2tyb29tLmludmVudG9yeS52MS5MaXN0TW92ZW1lbnRzUmVxdWVzdBotLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuTGlzdE1vdmVtZW50c1Jlc3BvbnNlEoEBChRDaGVja0ludmVudG9yeUhlYWx0aBIzLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuQ2hlY2tJbnZlbnRvcnlIZWFsdGhSZXF1ZXN0GjQuc3RvY2tyb29tLmludmVudG9yeS52MS5DaGVja0ludmVudG9yeUhlYWx0aFJlc3BvbnNlEmAKCVJlY29uY2lsZRIoLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVjb25jaWxlUmVxdWVzdBopLnN0b2Nrcm9vbS5pbnZlbnRvcnkudjEuUmVjb25jaWxlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_stockroom_inventory_v1_resources]);
 
 /**
  * Request of CreateItem.
@@ -373,6 +373,16 @@ export type ReserveRequest = Message<"stockroom.inventory.v1.ReserveRequest"> & 
    * @generated from field: string idempotency_key = 3;
    */
   idempotencyKey: string;
+
+  /**
+   * Optional lifetime of the hold (1 ms to the server's maximum): the lines
+   * of this request expire at now + ttl. Unset: the server default (none
+   * unless configured). Sets the expire time of the whole line of each
+   * product, including units reserved before under the same reference.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 4;
+   */
+  ttl?: Duration | undefined;
 };
 
 /**
@@ -604,11 +614,19 @@ export const GetReservationRequestSchema: GenMessage<GetReservationRequest> = /*
  */
 export type GetReservationResponse = Message<"stockroom.inventory.v1.GetReservationResponse"> & {
   /**
-   * What the reference holds, has committed and has released, per product.
+   * What the reference holds, has committed, has released and has lost to
+   * expiry, per product.
    *
    * @generated from field: stockroom.inventory.v1.Reservation reservation = 1;
    */
   reservation?: Reservation | undefined;
+
+  /**
+   * The releases of expired holds, newest first (at most 1,000).
+   *
+   * @generated from field: repeated stockroom.inventory.v1.HoldExpiry expiries = 2;
+   */
+  expiries: HoldExpiry[];
 };
 
 /**
@@ -617,6 +635,146 @@ export type GetReservationResponse = Message<"stockroom.inventory.v1.GetReservat
  */
 export const GetReservationResponseSchema: GenMessage<GetReservationResponse> = /*@__PURE__*/
   messageDesc(file_stockroom_inventory_v1_inventory_service, 18);
+
+/**
+ * Request of ExtendReservation.
+ *
+ * @generated from message stockroom.inventory.v1.ExtendReservationRequest
+ */
+export type ExtendReservationRequest = Message<"stockroom.inventory.v1.ExtendReservationRequest"> & {
+  /**
+   * The order reference (1 to 128 characters).
+   *
+   * @generated from field: string reference = 1;
+   */
+  reference: string;
+
+  /**
+   * New lifetime, from now (1 ms to the server's maximum). Required.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 2;
+   */
+  ttl?: Duration | undefined;
+
+  /**
+   * Optional; a retry with the same key returns the first response.
+   *
+   * @generated from field: string idempotency_key = 3;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.ExtendReservationRequest.
+ * Use `create(ExtendReservationRequestSchema)` to create a new message.
+ */
+export const ExtendReservationRequestSchema: GenMessage<ExtendReservationRequest> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 19);
+
+/**
+ * Response of ExtendReservation.
+ *
+ * @generated from message stockroom.inventory.v1.ExtendReservationResponse
+ */
+export type ExtendReservationResponse = Message<"stockroom.inventory.v1.ExtendReservationResponse"> & {
+  /**
+   * The order reference.
+   *
+   * @generated from field: string reference = 1;
+   */
+  reference: string;
+
+  /**
+   * The lines whose expire time moved (those still holding units), ordered by product id.
+   *
+   * @generated from field: repeated stockroom.inventory.v1.ReservationLine lines = 2;
+   */
+  lines: ReservationLine[];
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.ExtendReservationResponse.
+ * Use `create(ExtendReservationResponseSchema)` to create a new message.
+ */
+export const ExtendReservationResponseSchema: GenMessage<ExtendReservationResponse> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 20);
+
+/**
+ * Request of ListReservations. Filters combine with AND.
+ *
+ * @generated from message stockroom.inventory.v1.ListReservationsRequest
+ */
+export type ListReservationsRequest = Message<"stockroom.inventory.v1.ListReservationsRequest"> & {
+  /**
+   * Most lines to return: default 50, at most 500 (larger values are reduced to 500).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page, with the same filters; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Only lines with units in this state; UNSPECIFIED means every line.
+   *
+   * @generated from field: stockroom.inventory.v1.ReservationState state = 3;
+   */
+  state: ReservationState;
+
+  /**
+   * Only lines of this product.
+   *
+   * @generated from field: string product_id = 4;
+   */
+  productId: string;
+
+  /**
+   * Only lines still holding units that expire before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_before = 5;
+   */
+  expireBefore?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.ListReservationsRequest.
+ * Use `create(ListReservationsRequestSchema)` to create a new message.
+ */
+export const ListReservationsRequestSchema: GenMessage<ListReservationsRequest> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 21);
+
+/**
+ * Response of ListReservations.
+ *
+ * @generated from message stockroom.inventory.v1.ListReservationsResponse
+ */
+export type ListReservationsResponse = Message<"stockroom.inventory.v1.ListReservationsResponse"> & {
+  /**
+   * Lines ordered by reference, then item id; each names its reference.
+   *
+   * @generated from field: repeated stockroom.inventory.v1.ReservationLine lines = 1;
+   */
+  lines: ReservationLine[];
+
+  /**
+   * Token for the next page; empty when this is the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.ListReservationsResponse.
+ * Use `create(ListReservationsResponseSchema)` to create a new message.
+ */
+export const ListReservationsResponseSchema: GenMessage<ListReservationsResponse> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 22);
 
 /**
  * Request of RecordInbound.
@@ -665,7 +823,7 @@ export type RecordInboundRequest = Message<"stockroom.inventory.v1.RecordInbound
  * Use `create(RecordInboundRequestSchema)` to create a new message.
  */
 export const RecordInboundRequestSchema: GenMessage<RecordInboundRequest> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 19);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 23);
 
 /**
  * Response of RecordInbound.
@@ -693,7 +851,7 @@ export type RecordInboundResponse = Message<"stockroom.inventory.v1.RecordInboun
  * Use `create(RecordInboundResponseSchema)` to create a new message.
  */
 export const RecordInboundResponseSchema: GenMessage<RecordInboundResponse> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 20);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 24);
 
 /**
  * Request of AdjustInventory.
@@ -736,7 +894,7 @@ export type AdjustInventoryRequest = Message<"stockroom.inventory.v1.AdjustInven
  * Use `create(AdjustInventoryRequestSchema)` to create a new message.
  */
 export const AdjustInventoryRequestSchema: GenMessage<AdjustInventoryRequest> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 21);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 25);
 
 /**
  * Response of AdjustInventory.
@@ -764,7 +922,7 @@ export type AdjustInventoryResponse = Message<"stockroom.inventory.v1.AdjustInve
  * Use `create(AdjustInventoryResponseSchema)` to create a new message.
  */
 export const AdjustInventoryResponseSchema: GenMessage<AdjustInventoryResponse> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 22);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 26);
 
 /**
  * Request of RecordReturn.
@@ -813,7 +971,7 @@ export type RecordReturnRequest = Message<"stockroom.inventory.v1.RecordReturnRe
  * Use `create(RecordReturnRequestSchema)` to create a new message.
  */
 export const RecordReturnRequestSchema: GenMessage<RecordReturnRequest> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 23);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 27);
 
 /**
  * Response of RecordReturn.
@@ -841,7 +999,7 @@ export type RecordReturnResponse = Message<"stockroom.inventory.v1.RecordReturnR
  * Use `create(RecordReturnResponseSchema)` to create a new message.
  */
 export const RecordReturnResponseSchema: GenMessage<RecordReturnResponse> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 24);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 28);
 
 /**
  * Request of RecordDamage.
@@ -891,7 +1049,7 @@ export type RecordDamageRequest = Message<"stockroom.inventory.v1.RecordDamageRe
  * Use `create(RecordDamageRequestSchema)` to create a new message.
  */
 export const RecordDamageRequestSchema: GenMessage<RecordDamageRequest> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 25);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 29);
 
 /**
  * Response of RecordDamage.
@@ -919,7 +1077,7 @@ export type RecordDamageResponse = Message<"stockroom.inventory.v1.RecordDamageR
  * Use `create(RecordDamageResponseSchema)` to create a new message.
  */
 export const RecordDamageResponseSchema: GenMessage<RecordDamageResponse> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 26);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 30);
 
 /**
  * Request of ListMovements. Filters combine with AND; an empty filter matches all.
@@ -989,7 +1147,7 @@ export type ListMovementsRequest = Message<"stockroom.inventory.v1.ListMovements
  * Use `create(ListMovementsRequestSchema)` to create a new message.
  */
 export const ListMovementsRequestSchema: GenMessage<ListMovementsRequest> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 27);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 31);
 
 /**
  * Response of ListMovements.
@@ -1017,7 +1175,7 @@ export type ListMovementsResponse = Message<"stockroom.inventory.v1.ListMovement
  * Use `create(ListMovementsResponseSchema)` to create a new message.
  */
 export const ListMovementsResponseSchema: GenMessage<ListMovementsResponse> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 28);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 32);
 
 /**
  * Request of CheckInventoryHealth. Every check covers the caller's whole tenant.
@@ -1032,7 +1190,7 @@ export type CheckInventoryHealthRequest = Message<"stockroom.inventory.v1.CheckI
  * Use `create(CheckInventoryHealthRequestSchema)` to create a new message.
  */
 export const CheckInventoryHealthRequestSchema: GenMessage<CheckInventoryHealthRequest> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 29);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 33);
 
 /**
  * One example of a fault; the fields that apply are set.
@@ -1081,7 +1239,7 @@ export type HealthExample = Message<"stockroom.inventory.v1.HealthExample"> & {
  * Use `create(HealthExampleSchema)` to create a new message.
  */
 export const HealthExampleSchema: GenMessage<HealthExample> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 30);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 34);
 
 /**
  * One kind of fault: how many, and some examples.
@@ -1109,7 +1267,7 @@ export type HealthFinding = Message<"stockroom.inventory.v1.HealthFinding"> & {
  * Use `create(HealthFindingSchema)` to create a new message.
  */
 export const HealthFindingSchema: GenMessage<HealthFinding> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 31);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 35);
 
 /**
  * Response of CheckInventoryHealth.
@@ -1176,7 +1334,7 @@ export type CheckInventoryHealthResponse = Message<"stockroom.inventory.v1.Check
  * Use `create(CheckInventoryHealthResponseSchema)` to create a new message.
  */
 export const CheckInventoryHealthResponseSchema: GenMessage<CheckInventoryHealthResponse> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 32);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 36);
 
 /**
  * Request of Reconcile.
@@ -1218,7 +1376,7 @@ export type ReconcileRequest = Message<"stockroom.inventory.v1.ReconcileRequest"
  * Use `create(ReconcileRequestSchema)` to create a new message.
  */
 export const ReconcileRequestSchema: GenMessage<ReconcileRequest> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 33);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 37);
 
 /**
  * The records of one item's stock, side by side.
@@ -1302,7 +1460,7 @@ export type ReconcileRow = Message<"stockroom.inventory.v1.ReconcileRow"> & {
  * Use `create(ReconcileRowSchema)` to create a new message.
  */
 export const ReconcileRowSchema: GenMessage<ReconcileRow> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 34);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 38);
 
 /**
  * Response of Reconcile.
@@ -1337,7 +1495,56 @@ export type ReconcileResponse = Message<"stockroom.inventory.v1.ReconcileRespons
  * Use `create(ReconcileResponseSchema)` to create a new message.
  */
 export const ReconcileResponseSchema: GenMessage<ReconcileResponse> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_inventory_service, 35);
+  messageDesc(file_stockroom_inventory_v1_inventory_service, 39);
+
+/**
+ * State filter of ListReservations: a line is listed when it has units in
+ * that state (a line may be in several).
+ *
+ * @generated from enum stockroom.inventory.v1.ReservationState
+ */
+export enum ReservationState {
+  /**
+   * Every line.
+   *
+   * @generated from enum value: RESERVATION_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Lines still holding units (held > 0) that have not expired.
+   *
+   * @generated from enum value: RESERVATION_STATE_HELD = 1;
+   */
+  HELD = 1,
+
+  /**
+   * Lines with committed units.
+   *
+   * @generated from enum value: RESERVATION_STATE_COMMITTED = 2;
+   */
+  COMMITTED = 2,
+
+  /**
+   * Lines with released units.
+   *
+   * @generated from enum value: RESERVATION_STATE_RELEASED = 3;
+   */
+  RELEASED = 3,
+
+  /**
+   * Lines with expired units.
+   *
+   * @generated from enum value: RESERVATION_STATE_EXPIRED = 4;
+   */
+  EXPIRED = 4,
+}
+
+/**
+ * Describes the enum stockroom.inventory.v1.ReservationState.
+ */
+export const ReservationStateSchema: GenEnum<ReservationState> = /*@__PURE__*/
+  enumDesc(file_stockroom_inventory_v1_inventory_service, 0);
 
 /**
  * Stock per product for an order flow: check availability, reserve per order
@@ -1364,10 +1571,25 @@ export const ReconcileResponseSchema: GenMessage<ReconcileResponse> = /*@__PURE_
  * with domain "stockroom.inventory.v1"):
  *   - FAILED_PRECONDITION INSUFFICIENT_STOCK + InsufficientStockDetail;
  *   - FAILED_PRECONDITION RESERVATION_EXCEEDED + ReservationExceededDetail;
+ *   - FAILED_PRECONDITION RESERVATION_EXPIRED + ReservationExpiredDetail: the
+ *     hold's expire time has passed (see "Expiring holds");
  *   - FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED: the key was used for a different request;
  *   - NOT_FOUND PRODUCT_NOT_FOUND / RESERVATION_NOT_FOUND;
  *   - ALREADY_EXISTS PRODUCT_ALREADY_EXISTS;
  *   - ABORTED LOCK_TIMEOUT / DEADLOCK: retry the whole call (with the same idempotency_key).
+ *
+ * Expiring holds: Reserve takes an optional lifetime (ttl, a
+ * google.protobuf.Duration, 1 ms to the server's maximum,
+ * STOCKROOM_HOLD_TTL_MAX_MS, default 30 days). Without one the server's
+ * default applies (STOCKROOM_HOLD_TTL_DEFAULT_MS; 0, the default, means the
+ * hold never expires, as before). The lifetime belongs to the reference's line
+ * of each product: the latest Reserve of that line sets its expire time
+ * (now + ttl, or none). From its expire time on, a line's held units are
+ * expired: CommitOutbound and Release of them are refused
+ * (RESERVATION_EXPIRED), and a sweeper that every server replica runs moves
+ * them from held to expired, gives them back to available, and records the
+ * release with reason EXPIRED (GetReservation.expiries). ExtendReservation
+ * moves the expire time of units still held.
  *
  * Idempotency: every write takes an optional idempotency_key (scoped to the
  * tenant and the method, kept at least 24 hours). A retry with the same key
@@ -1459,7 +1681,8 @@ export const InventoryService: GenService<{
     output: typeof CommitOutboundResponseSchema;
   },
   /**
-   * Reads what an order reference holds, has committed and has released.
+   * Reads what an order reference holds, has committed, has released and
+   * has lost to expiry, with each line's expire time and the expiries.
    *
    * @generated from rpc stockroom.inventory.v1.InventoryService.GetReservation
    */
@@ -1467,6 +1690,26 @@ export const InventoryService: GenService<{
     methodKind: "unary";
     input: typeof GetReservationRequestSchema;
     output: typeof GetReservationResponseSchema;
+  },
+  /**
+   * Moves the expire time of everything the reference still holds to now + ttl.
+   *
+   * @generated from rpc stockroom.inventory.v1.InventoryService.ExtendReservation
+   */
+  extendReservation: {
+    methodKind: "unary";
+    input: typeof ExtendReservationRequestSchema;
+    output: typeof ExtendReservationResponseSchema;
+  },
+  /**
+   * For operators: reservation lines by state, product or expire time, keyset-paged.
+   *
+   * @generated from rpc stockroom.inventory.v1.InventoryService.ListReservations
+   */
+  listReservations: {
+    methodKind: "unary";
+    input: typeof ListReservationsRequestSchema;
+    output: typeof ListReservationsResponseSchema;
   },
   /**
    * Records goods received: one INBOUND movement.

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stockroom/inventory/v1/resources.proto.
  */
 export const file_stockroom_inventory_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("CiZzdG9ja3Jvb20vaW52ZW50b3J5L3YxL3Jlc291cmNlcy5wcm90bxIWc3RvY2tyb29tLmludmVudG9yeS52MSKHAgoESXRlbRIKCgJpZBgBIAEoCRISCgpwcm9kdWN0X2lkGAIgASgJEgsKA3NrdRgDIAEoCRIMCgRuYW1lGAQgASgJEg8KB29uX2hhbmQYBSABKAMSEAoIcmVzZXJ2ZWQYBiABKAMSEQoJYXZhaWxhYmxlGAcgASgDEhUKDXJlb3JkZXJfcG9pbnQYCCABKAMSFQoNbmVlZHNfcmVvcmRlchgJIAEoCBIvCgtjcmVhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjEKCU9yZGVyTGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgDIssBCg9SZXNlcnZhdGlvbkxpbmUSEgoKcHJvZHVjdF9pZBgBIAEoCRIPCgdpdGVtX2lkGAIgASgJEgwKBGhlbGQYAyABKAMSEQoJY29tbWl0dGVkGAQgASgDEhAKCHJlbGVhc2VkGAUgASgDEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWAoLUmVzZXJ2YXRpb24SEQoJcmVmZXJlbmNlGAEgASgJEjYKBWxpbmVzGAIgAygLMicuc3RvY2tyb29tLmludmVudG9yeS52MS5SZXNlcnZhdGlvbkxpbmUi/wEKCE1vdmVtZW50EgoKAmlkGAEgASgJEg8KB2l0ZW1faWQYAiABKAkSEgoKcHJvZHVjdF9pZBgDIAEoCRIyCgR0eXBlGAQgASgOMiQuc3RvY2tyb29tLmludmVudG9yeS52MS5Nb3ZlbWVudFR5cGUSEAoIcXVhbnRpdHkYBSABKAMSFQoNb25faGFuZF9hZnRlchgGIAEoAxIRCglyZWZlcmVuY2UYByABKAkSDQoFbm90ZXMYCCABKAkSEgoKY3JlYXRlZF9ieRgJIAEoCRIvCgtjcmVhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqtgEKDE1vdmVtZW50VHlwZRIdChlNT1ZFTUVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASGQoVTU9WRU1FTlRfVFlQRV9JTkJPVU5EEAESGgoWTU9WRU1FTlRfVFlQRV9PVVRCT1VORBACEhgKFE1PVkVNRU5UX1RZUEVfQURKVVNUEAMSGwoXTU9WRU1FTlRfVFlQRV9SRVRVUk5fSU4QBBIZChVNT1ZFTUVOVF9UWVBFX0RBTUFHRUQQBWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiZzdG9ja3Jvb20vaW52ZW50b3J5L3YxL3Jlc291cmNlcy5wcm90bxIWc3RvY2tyb29tLmludmVudG9yeS52MSKHAgoESXRlbRIKCgJpZBgBIAEoCRISCgpwcm9kdWN0X2lkGAIgASgJEgsKA3NrdRgDIAEoCRIMCgRuYW1lGAQgASgJEg8KB29uX2hhbmQYBSABKAMSEAoIcmVzZXJ2ZWQYBiABKAMSEQoJYXZhaWxhYmxlGAcgASgDEhUKDXJlb3JkZXJfcG9pbnQYCCABKAMSFQoNbmVlZHNfcmVvcmRlchgJIAEoCBIvCgtjcmVhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjEKCU9yZGVyTGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgDIqACCg9SZXNlcnZhdGlvbkxpbmUSEgoKcHJvZHVjdF9pZBgBIAEoCRIPCgdpdGVtX2lkGAIgASgJEgwKBGhlbGQYAyABKAMSEQoJY29tbWl0dGVkGAQgASgDEhAKCHJlbGVhc2VkGAUgASgDEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHZXhwaXJlZBgIIAEoAxIvCgtleHBpcmVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcmVmZXJlbmNlGAogASgJIrUBCgpIb2xkRXhwaXJ5EhIKCnByb2R1Y3RfaWQYASABKAkSDwoHaXRlbV9pZBgCIAEoCRIQCghxdWFudGl0eRgDIAEoAxIOCgZyZWFzb24YBCABKAkSLwoLZXhwaXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCgtSZXNlcnZhdGlvbhIRCglyZWZlcmVuY2UYASABKAkSNgoFbGluZXMYAiADKAsyJy5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLlJlc2VydmF0aW9uTGluZSL/AQoITW92ZW1lbnQSCgoCaWQYASABKAkSDwoHaXRlbV9pZBgCIAEoCRISCgpwcm9kdWN0X2lkGAMgASgJEjIKBHR5cGUYBCABKA4yJC5zdG9ja3Jvb20uaW52ZW50b3J5LnYxLk1vdmVtZW50VHlwZRIQCghxdWFudGl0eRgFIAEoAxIVCg1vbl9oYW5kX2FmdGVyGAYgASgDEhEKCXJlZmVyZW5jZRgHIAEoCRINCgVub3RlcxgIIAEoCRISCgpjcmVhdGVkX2J5GAkgASgJEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCq2AQoMTW92ZW1lbnRUeXBlEh0KGU1PVkVNRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIZChVNT1ZFTUVOVF9UWVBFX0lOQk9VTkQQARIaChZNT1ZFTUVOVF9UWVBFX09VVEJPVU5EEAISGAoUTU9WRU1FTlRfVFlQRV9BREpVU1QQAxIbChdNT1ZFTUVOVF9UWVBFX1JFVFVSTl9JThAEEhkKFU1PVkVNRU5UX1RZUEVfREFNQUdFRBAFYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * The stock of one product: how many units are on the shelf, how many of
@@ -195,6 +195,27 @@ export type ReservationLine = Message<"stockroom.inventory.v1.ReservationLine"> 
    * @generated from field: google.protobuf.Timestamp update_time = 7;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * Units of this reference that expired before being committed or released (cumulative).
+   *
+   * @generated from field: int64 expired = 8;
+   */
+  expired: bigint;
+
+  /**
+   * When the units still held expire; unset when they never do.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 9;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * The order reference of the line (set by ListReservations and GetReservation).
+   *
+   * @generated from field: string reference = 10;
+   */
+  reference: string;
 };
 
 /**
@@ -203,6 +224,62 @@ export type ReservationLine = Message<"stockroom.inventory.v1.ReservationLine"> 
  */
 export const ReservationLineSchema: GenMessage<ReservationLine> = /*@__PURE__*/
   messageDesc(file_stockroom_inventory_v1_resources, 2);
+
+/**
+ * The release of an expired hold: the sweeper gave the units back.
+ *
+ * @generated from message stockroom.inventory.v1.HoldExpiry
+ */
+export type HoldExpiry = Message<"stockroom.inventory.v1.HoldExpiry"> & {
+  /**
+   * The caller's product id.
+   *
+   * @generated from field: string product_id = 1;
+   */
+  productId: string;
+
+  /**
+   * Server-assigned id of the stock item.
+   *
+   * @generated from field: string item_id = 2;
+   */
+  itemId: string;
+
+  /**
+   * Units released by the expiry.
+   *
+   * @generated from field: int64 quantity = 3;
+   */
+  quantity: bigint;
+
+  /**
+   * Why the units were released: always "EXPIRED".
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * The hold's expire time.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 5;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * When the sweeper released the units.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 6;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message stockroom.inventory.v1.HoldExpiry.
+ * Use `create(HoldExpirySchema)` to create a new message.
+ */
+export const HoldExpirySchema: GenMessage<HoldExpiry> = /*@__PURE__*/
+  messageDesc(file_stockroom_inventory_v1_resources, 3);
 
 /**
  * Everything one order reference holds, has committed and has released.
@@ -230,7 +307,7 @@ export type Reservation = Message<"stockroom.inventory.v1.Reservation"> & {
  * Use `create(ReservationSchema)` to create a new message.
  */
 export const ReservationSchema: GenMessage<Reservation> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_resources, 3);
+  messageDesc(file_stockroom_inventory_v1_resources, 4);
 
 /**
  * One entry of the stock ledger. Movements are append-only: never updated
@@ -315,7 +392,7 @@ export type Movement = Message<"stockroom.inventory.v1.Movement"> & {
  * Use `create(MovementSchema)` to create a new message.
  */
 export const MovementSchema: GenMessage<Movement> = /*@__PURE__*/
-  messageDesc(file_stockroom_inventory_v1_resources, 4);
+  messageDesc(file_stockroom_inventory_v1_resources, 5);
 
 /**
  * Why stock changed. Each kind has a fixed sign of quantity.
