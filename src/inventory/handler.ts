@@ -200,7 +200,7 @@ export class InventoryHandler implements Impl {
     const lines = await this.domain.orders.getReservation(callContext(context), reference);
     const expiries = await this.domain.holds.expiries(callContext(context), reference);
     return {
-      reservation: { reference, lines: lines.map((line) => reservationLineMessage({ ...line, reference })) },
+      reservation: { reference, lines: lines.map(reservationLineMessage) },
       expiries: expiries.map(holdExpiryMessage),
     };
   };
@@ -212,7 +212,7 @@ export class InventoryHandler implements Impl {
     const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
     checks.done();
     const lines = await this.domain.holds.extend(callContext(context), { reference, ttl_ms: ttl_ms! }, key);
-    return { reference, lines: lines.map((line) => reservationLineMessage({ ...line, reference })) };
+    return { reference, lines: lines.map(reservationLineMessage) };
   };
 
   listReservations: Impl['listReservations'] = async (request, context) => {

@@ -211,7 +211,8 @@ export type ReservationLine = Message<"stockroom.inventory.v1.ReservationLine"> 
   expireTime?: Timestamp | undefined;
 
   /**
-   * The order reference of the line (set by ListReservations and GetReservation).
+   * The order reference of the line (set by ListReservations, where lines of
+   * many references are listed; empty elsewhere, where the response names it).
    *
    * @generated from field: string reference = 10;
    */
