@@ -15,6 +15,7 @@ import { stockroomServices } from './server/services.js';
 import { startHoldSweeper } from './shared/hold-sweeper.js';
 import { IdempotencyStore, purgeExpiredKeys } from './shared/idempotency.js';
 import { INVENTORY_HOLD_EXPIRY } from './inventory/holds.js';
+import { PARTS_HOLD_EXPIRY } from './parts/work-order-holds.js';
 
 export interface Stockroom {
   readonly server: RunningServer;
@@ -65,7 +66,7 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
   purge_timer.unref();
   const hold_sweeper = startHoldSweeper(
     runner,
-    [INVENTORY_HOLD_EXPIRY],
+    [INVENTORY_HOLD_EXPIRY, PARTS_HOLD_EXPIRY],
     { interval_ms: config.holds.sweep_interval_ms, batch_rows: config.holds.sweep_batch_rows, batches_per_tenant_max: 20 },
     logger,
   );

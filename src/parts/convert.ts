@@ -15,6 +15,7 @@ import {
   MovementSchema,
   MovementType as ProtoMovementType,
   PartSchema,
+  WorkOrderHoldSchema,
   WorkOrderLineSchema,
 } from '../../gen/stockroom/parts/v1/resources_pb.js';
 import {
@@ -32,6 +33,7 @@ import {
   type StockResult,
   type WorkOrderLineView,
 } from './model.js';
+import type { WorkOrderHoldView } from './work-order-holds.js';
 
 export const qty = (value: DecimalValue) => formatDecimal(value, QTY_SCALE);
 export const cost = (value: DecimalValue) => formatDecimal(value, COST_SCALE);
@@ -82,6 +84,22 @@ export function locationMessage(location: LocationView): MessageInitShape<typeof
   };
 }
 
+export function workOrderHoldMessage(hold: WorkOrderHoldView): MessageInitShape<typeof WorkOrderHoldSchema> {
+  return {
+    workOrderId: hold.work_order_id,
+    partId: hold.part_id,
+    partNumber: hold.part_number,
+    locationId: hold.location_id,
+    qtyHeld: qty(hold.qty_held),
+    qtyIssued: qty(hold.qty_issued),
+    qtyReleased: qty(hold.qty_released),
+    qtyExpired: qty(hold.qty_expired),
+    expireTime: hold.expires_at === null ? undefined : timestampFromMicros(hold.expires_at),
+    createTime: timestampFromMicros(hold.created_at),
+    updateTime: timestampFromMicros(hold.updated_at),
+  };
+}
+
 export function batchMessage(batch: BatchView): MessageInitShape<typeof BatchSchema> {
   return {
     id: batch.id,
@@ -95,6 +113,8 @@ export function batchMessage(batch: BatchView): MessageInitShape<typeof BatchSch
     sourceBatchId: batch.source_batch_id ?? '',
     value: total(batch.qty_on_hand.mul(batch.unit_cost)),
     createTime: timestampFromMicros(batch.created_at),
+    locationQtyReserved: batch.location_qty_reserved === undefined ? '' : qty(batch.location_qty_reserved),
+    locationQtyAvailable: batch.location_qty_available === undefined ? '' : qty(batch.location_qty_available),
   };
 }
 

@@ -19,9 +19,15 @@ export class PartShortageError extends InsufficientStockError {
     requested: DecimalValue,
     available: DecimalValue,
     readonly batch_id?: string,
+    /** The location's balance, where held units made the difference: available = on_hand - reserved. */
+    readonly stock?: { readonly on_hand: DecimalValue; readonly reserved: DecimalValue },
   ) {
     super([{ key: part_number, id: part_id, location_id, requested: qty(requested), available: qty(available) }], 'partNumber');
     if (batch_id !== undefined) this.metadata.batchId = batch_id;
+    if (stock !== undefined) {
+      this.metadata.qtyOnHand = qty(stock.on_hand);
+      this.metadata.qtyReserved = qty(stock.reserved);
+    }
   }
 }
 

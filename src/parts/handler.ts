@@ -21,6 +21,7 @@ import {
   stockResultFields,
   timestampFromMicros,
   total,
+  workOrderHoldMessage,
 } from './convert.js';
 import type { InventoryHealth, HealthFinding } from './health.js';
 import { checked, COUNTED_QUANTITY, QUANTITY_DELTA, type FieldCheck, type RequestCheck } from './input.js';
@@ -28,12 +29,16 @@ import { LIMITS } from './limits.js';
 import type { LocationFields, MovementType, PartFields } from './model.js';
 import type { StockQueries } from './queries.js';
 import type { StockOperations } from './stock.js';
+import type { WorkOrderHolds } from './work-order-holds.js';
+import { holdLifetime, type HoldPolicy } from '../shared/hold-lifetime.js';
 
 export interface PartsDomain {
   readonly catalog: Catalog;
   readonly stock: StockOperations;
   readonly queries: StockQueries;
   readonly health: InventoryHealth;
+  readonly holds: WorkOrderHolds;
+  readonly hold_policy: HoldPolicy;
 }
 
 const PART_FIELDS = ['part_number', 'name', 'description', 'make', 'category', 'component', 'last_price'] as const;
@@ -92,7 +97,7 @@ function findingMessage(found: HealthFinding) {
 }
 
 export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsService> {
-  const { catalog, stock, queries, health } = domain;
+  const { catalog, stock, queries, health, holds } = domain;
   const ctx = (context: HandlerContext) => callContext(context);
   return {
     async createPart(request, context) {
@@ -299,6 +304,8 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
           qtyOnHand: qty(row.qty_on_hand),
           value: total(row.value),
           openBatches: row.open_batches,
+          qtyReserved: qty(row.qty_reserved),
+          qtyAvailable: qty(row.qty_on_hand.minus(row.qty_reserved)),
         })),
         nextPageToken: listed.next_page_token,
       };
@@ -350,9 +357,59 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
       return {
         partId: listed.part_id,
         partNumber: listed.part_number,
-        locations: listed.items.map((row) => ({ locationId: row.location_id, site: row.site, name: row.name, qtyOnHand: qty(row.qty_on_hand) })),
+        locations: listed.items.map((row) => ({
+          locationId: row.location_id,
+          site: row.site,
+          name: row.name,
+          qtyOnHand: qty(row.qty_on_hand),
+          qtyReserved: qty(row.qty_reserved),
+          qtyAvailable: qty(row.qty_on_hand.minus(row.qty_reserved)),
+        })),
         nextPageToken: listed.next_page_token,
       };
+    },
+
+    async reservePartsForWorkOrder(request, context) {
+      const { input, key } = checked((check) => {
+        const lifetime = holdLifetime(request.ttl, domain.hold_policy);
+        check.require(lifetime.problem === undefined, 'ttl', lifetime.problem ?? '');
+        return {
+          input: {
+            work_order_id: check.workOrderId('work_order_id', request.workOrderId),
+            part_id: check.id('part_id', request.partId),
+            location_id: check.id('location_id', request.locationId),
+            qty: check.decimal('qty', request.qty, PART_QUANTITY),
+            ttl_ms: lifetime.ttl_ms,
+          },
+          key: check.idempotencyKey('idempotency_key', request.idempotencyKey),
+        };
+      });
+      const result = await holds.reserve(ctx(context), input, key);
+      return {
+        hold: workOrderHoldMessage(result.hold),
+        qtyOnHand: qty(result.qty_on_hand),
+        qtyReserved: qty(result.qty_reserved),
+        qtyAvailable: qty(result.qty_on_hand.minus(result.qty_reserved)),
+        message: result.message,
+      };
+    },
+
+    async releaseWorkOrderReservation(request, context) {
+      const { input, key } = checked((check) => {
+        check.require(request.locationId === '' || request.partId !== '', 'location_id', 'requires part_id');
+        check.require(request.qty === '' || (request.partId !== '' && request.locationId !== ''), 'qty', 'requires part_id and location_id');
+        return {
+          input: {
+            work_order_id: check.workOrderId('work_order_id', request.workOrderId),
+            part_id: request.partId === '' ? null : check.id('part_id', request.partId),
+            location_id: request.locationId === '' ? null : check.id('location_id', request.locationId),
+            qty: request.qty === '' ? null : check.decimal('qty', request.qty, PART_QUANTITY),
+          },
+          key: check.idempotencyKey('idempotency_key', request.idempotencyKey),
+        };
+      });
+      const result = await holds.release(ctx(context), input, key);
+      return { holds: result.holds.map(workOrderHoldMessage), qtyReleased: qty(result.qty_released) };
     },
 
     async getWorkOrderParts(request, context) {
@@ -371,6 +428,10 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
           locationId: part.location_id,
           netQty: qty(part.net_qty),
           netCost: total(part.net_cost),
+          qtyReserved: qty(part.qty_reserved),
+          qtyIssued: qty(part.qty_issued),
+          qtyReturned: qty(part.qty_returned),
+          reserveExpireTime: part.reserve_expires_at === null ? undefined : timestampFromMicros(part.reserve_expires_at),
         })),
         lineCount: found.line_count,
         nextPageToken: found.next_page_token,

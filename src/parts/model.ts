@@ -70,6 +70,10 @@ export interface BatchView {
   readonly receipt_id: string;
   readonly source_batch_id: string | null;
   readonly created_at: Micros;
+  /** ListBatches only: the location's units of the part held for work orders (holds sit at the balance). */
+  readonly location_qty_reserved?: DecimalValue;
+  /** ListBatches only: the location's free units of the part (on hand - reserved). */
+  readonly location_qty_available?: DecimalValue;
 }
 
 export interface MovementView {

@@ -14,6 +14,8 @@ import { PartShortageError, ReturnExceedsIssuedError } from './errors.js';
 import { partsHandler } from './handler.js';
 import { InventoryHealth } from './health.js';
 import { LIMITS } from './limits.js';
+import { QTY_SCALE } from './model.js';
+import { WorkOrderHolds } from './work-order-holds.js';
 import { StockQueries } from './queries.js';
 import { StockOperations } from './stock.js';
 
@@ -31,6 +33,8 @@ export const partsErrorDetails: DetailMapper = (error) => {
         requested: shortage.requested,
         available: shortage.available,
         batchId: error.batch_id ?? '',
+        qtyOnHand: error.stock === undefined ? '' : error.stock.on_hand.toFixed(QTY_SCALE),
+        qtyReserved: error.stock === undefined ? '' : error.stock.reserved.toFixed(QTY_SCALE),
       }),
     });
   }
@@ -65,13 +69,15 @@ export function partsHealthSource(health: InventoryHealth): HealthSource {
 }
 
 export function partsModule(dependencies: ServiceDependencies): ServiceModule {
-  const { runner, idempotency } = dependencies;
+  const { runner, idempotency, holds } = dependencies;
   const health = new InventoryHealth(runner);
   const handler = partsHandler({
     catalog: new Catalog(runner, idempotency),
     stock: new StockOperations(runner, idempotency),
     queries: new StockQueries(runner),
     health,
+    holds: new WorkOrderHolds(runner, idempotency),
+    hold_policy: holds,
   });
   return {
     service: PartsService,

@@ -11,7 +11,7 @@ import { partNotFound } from './errors.js';
 import { LIMITS } from './limits.js';
 import type { BatchView, Micros, MovementType, MovementView, Page, PageRequest, WorkOrderLineView } from './model.js';
 import { decodePageToken, pageOf, type PageScope } from '../shared/page-token.js';
-import { batchColumns, fromMicros, LINE_COLUMNS, MOVEMENT_COLUMNS, toBatch, toLine, toMovement, type BatchRow, type LineRow, type MovementRow } from './rows.js';
+import { batchColumns, fromMicros, LINE_COLUMNS, micros, MOVEMENT_COLUMNS, toBatch, toLine, toMicros, toMovement, type BatchRow, type LineRow, type MovementRow } from './rows.js';
 
 export interface OnHandView {
   readonly part_id: string;
@@ -20,6 +20,7 @@ export interface OnHandView {
   readonly site: string;
   readonly location_name: string;
   readonly qty_on_hand: DecimalValue;
+  readonly qty_reserved: DecimalValue;
   readonly value: DecimalValue;
   readonly open_batches: number;
 }
@@ -29,6 +30,7 @@ export interface LocationOnHandView {
   readonly site: string;
   readonly name: string;
   readonly qty_on_hand: DecimalValue;
+  readonly qty_reserved: DecimalValue;
 }
 
 export interface PartLocationsOnHand extends Page<LocationOnHandView> {
@@ -42,6 +44,11 @@ export interface WorkOrderPartSummary {
   readonly location_id: string;
   readonly net_qty: DecimalValue;
   readonly net_cost: DecimalValue;
+  /** Held for the work order now (lapsed holds count 0). */
+  readonly qty_reserved: DecimalValue;
+  readonly qty_issued: DecimalValue;
+  readonly qty_returned: DecimalValue;
+  readonly reserve_expires_at: Micros | null;
 }
 
 export interface WorkOrderParts extends Page<WorkOrderLineView> {
@@ -64,6 +71,43 @@ export interface MovementFilter extends PlaceFilter {
   readonly from_time: Micros | null;
   readonly to_time: Micros | null;
 }
+
+interface WorkOrderPartRow {
+  part_id: string;
+  part_number: string;
+  location_id: string;
+  net_qty: string;
+  net_cost: string;
+  qty_reserved: string;
+  qty_issued: string;
+  qty_returned: string;
+  reserve_expires_us: string | null;
+}
+
+/**
+ * Per part and location, what the work order used (issued, returned, net,
+ * from its lines) beside what it holds now (a lapsed hold holds nothing);
+ * a place it only holds appears too. $1 tenant, $2 work order, $3 limit.
+ */
+const WORK_ORDER_PARTS = `with used as (
+     select w.part_id, w.location_id, sum(w.qty_used) as net_qty, sum(w.total_cost) as net_cost,
+            coalesce(sum(w.qty_used) filter (where w.qty_used > 0), 0) as qty_issued,
+            coalesce(-sum(w.qty_used) filter (where w.qty_used < 0), 0) as qty_returned
+     from work_order_lines w where w.tenant_id = $1 and w.work_order_id = $2
+     group by w.part_id, w.location_id
+   ), held as (
+     select h.part_id, h.location_id, h.expires_at,
+            case when h.expires_at <= now() then 0 else h.qty_held end as qty_reserved
+     from part_work_order_holds h where h.tenant_id = $1 and h.work_order_id = $2
+   )
+   select p.id as part_id, p.part_number, coalesce(u.location_id, h.location_id) as location_id,
+          coalesce(u.net_qty, 0) as net_qty, coalesce(u.net_cost, 0) as net_cost,
+          coalesce(h.qty_reserved, 0) as qty_reserved, coalesce(u.qty_issued, 0) as qty_issued, coalesce(u.qty_returned, 0) as qty_returned,
+          case when h.qty_reserved > 0 then ${micros('h.expires_at')} end as reserve_expires_us
+   from used u full join held h on h.part_id = u.part_id and h.location_id = u.location_id
+   join parts p on p.tenant_id = $1 and p.id = coalesce(u.part_id, h.part_id)
+   order by p.part_number, coalesce(u.location_id, h.location_id)
+   limit $3`;
 
 /** Builds the parameter list of a dynamic query; returns the placeholder. */
 function binder(params: unknown[]) {
@@ -93,10 +137,11 @@ export class StockQueries {
           site: string;
           location_name: string;
           qty_on_hand: string;
+          qty_reserved: string;
           value: string;
           open_batches: number;
         }>(
-          `select b.part_id, p.part_number, b.location_id, l.site, l.name as location_name, b.qty_on_hand,
+          `select b.part_id, p.part_number, b.location_id, l.site, l.name as location_name, b.qty_on_hand, b.qty_reserved,
                   coalesce(v.value, 0) as value, v.open_batches
            from part_balances b
            join parts p on p.tenant_id = b.tenant_id and p.id = b.part_id
@@ -116,7 +161,7 @@ export class StockQueries {
           page.page_size,
           scope,
           (row) => [row.part_number, row.site, row.location_name],
-          (row) => ({ ...row, qty_on_hand: new Decimal(row.qty_on_hand), value: new Decimal(row.value) }),
+          (row) => ({ ...row, qty_on_hand: new Decimal(row.qty_on_hand), qty_reserved: new Decimal(row.qty_reserved), value: new Decimal(row.value) }),
         );
       },
       { read_only: true },
@@ -143,14 +188,20 @@ export class StockQueries {
                from part_batches a where a.tenant_id = $1 and a.part_id = ${bind(after[0])}::uuid and a.location_id = ${bind(after[1])}::uuid and a.id = ${bind(after[3])}::uuid)`,
           );
         }
-        const rows = await tx.queryDynamic<BatchRow>(
-          `select ${batchColumns('pb')} from part_batches pb
+        const rows = await tx.queryDynamic<BatchRow & { location_qty_on_hand: string; location_qty_reserved: string }>(
+          `select ${batchColumns('pb')}, bal.qty_on_hand as location_qty_on_hand, bal.qty_reserved as location_qty_reserved
+           from part_batches pb
+           join part_balances bal on bal.tenant_id = pb.tenant_id and bal.part_id = pb.part_id and bal.location_id = pb.location_id
            where ${where.join(' and ')}
            order by pb.part_id, pb.location_id, pb.received_at, pb.receipt_seq
            limit ${bind(page.page_size + 1)}`,
           params,
         );
-        return pageOf(rows, page.page_size, scope, (row) => [row.part_id, row.location_id, row.received_us, row.id], toBatch);
+        return pageOf(rows, page.page_size, scope, (row) => [row.part_id, row.location_id, row.received_us, row.id], (row) => ({
+          ...toBatch(row),
+          location_qty_reserved: new Decimal(row.location_qty_reserved),
+          location_qty_available: new Decimal(row.location_qty_on_hand).minus(row.location_qty_reserved),
+        }));
       },
       { read_only: true },
     );
@@ -203,8 +254,8 @@ export class StockQueries {
         const bind = binder(params);
         const where = ['l.tenant_id = $1'];
         if (after) where.push(`(l.site, l.name) > (${bind(after[0])}, ${bind(after[1])})`);
-        const rows = await tx.queryDynamic<{ location_id: string; site: string; name: string; qty_on_hand: string }>(
-          `select l.id as location_id, l.site, l.name, coalesce(b.qty_on_hand, 0) as qty_on_hand
+        const rows = await tx.queryDynamic<{ location_id: string; site: string; name: string; qty_on_hand: string; qty_reserved: string }>(
+          `select l.id as location_id, l.site, l.name, coalesce(b.qty_on_hand, 0) as qty_on_hand, coalesce(b.qty_reserved, 0) as qty_reserved
            from locations l
            left join part_balances b on b.tenant_id = l.tenant_id and b.part_id = $2::uuid and b.location_id = l.id
            where ${where.join(' and ')}
@@ -217,7 +268,7 @@ export class StockQueries {
           page.page_size,
           scope,
           (row) => [row.site, row.name],
-          (row) => ({ ...row, qty_on_hand: new Decimal(row.qty_on_hand) }),
+          (row) => ({ ...row, qty_on_hand: new Decimal(row.qty_on_hand), qty_reserved: new Decimal(row.qty_reserved) }),
         );
         return { part_id, part_number: part.part_number, ...listed };
       },
@@ -248,21 +299,23 @@ export class StockQueries {
            from work_order_lines where tenant_id = $1 and work_order_id = $2`,
           [tenant, work_order_id],
         );
-        const parts = await tx.queryDynamic<{ part_id: string; part_number: string; location_id: string; net_qty: string; net_cost: string }>(
-          `select w.part_id, p.part_number, w.location_id, sum(w.qty_used) as net_qty, sum(w.total_cost) as net_cost
-           from work_order_lines w join parts p on p.tenant_id = w.tenant_id and p.id = w.part_id
-           where w.tenant_id = $1 and w.work_order_id = $2
-           group by w.part_id, p.part_number, w.location_id
-           order by p.part_number, w.location_id
-           limit $3`,
-          [tenant, work_order_id, LIMITS.work_order_parts_max],
-        );
+        const parts = await tx.queryDynamic<WorkOrderPartRow>(WORK_ORDER_PARTS, [tenant, work_order_id, LIMITS.work_order_parts_max]);
         return {
           work_order_id,
           ...pageOf(rows, page.page_size, scope, (row) => [row.id], toLine),
           total_parts_cost: new Decimal(totals.total_parts_cost),
           line_count: BigInt(totals.line_count),
-          parts: parts.map((row) => ({ ...row, net_qty: new Decimal(row.net_qty), net_cost: new Decimal(row.net_cost) })),
+          parts: parts.map((row) => ({
+            part_id: row.part_id,
+            part_number: row.part_number,
+            location_id: row.location_id,
+            net_qty: new Decimal(row.net_qty),
+            net_cost: new Decimal(row.net_cost),
+            qty_reserved: new Decimal(row.qty_reserved),
+            qty_issued: new Decimal(row.qty_issued),
+            qty_returned: new Decimal(row.qty_returned),
+            reserve_expires_at: row.reserve_expires_us === null ? null : toMicros(row.reserve_expires_us),
+          })),
         };
       },
       { read_only: true },

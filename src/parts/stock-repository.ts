@@ -13,12 +13,12 @@ import { LIMITS } from './limits.js';
 import { PARTS_SERVICE } from './methods.js';
 import { COST_SCALE, QTY_SCALE, type Allocation, type BatchView, type Micros, type MovementType } from './model.js';
 import { toBatch, toMicros, type BatchRow } from './rows.js';
+import { shortageAt } from './work-order-holds.js';
 import {
   ADD_TO_BALANCE,
   CHANGE_LAYERS,
   CREDIT_BALANCE,
   DEBIT_BALANCE,
-  DIAGNOSE,
   FIFO_FIRST,
   FIFO_NEXT,
   NEW_LAYER,
@@ -56,6 +56,8 @@ export interface LockedBalance {
   readonly location_label: string;
   /** After the statement that locked it. */
   readonly qty_on_hand: DecimalValue;
+  /** Units of it held for work orders (after the statement that locked it). */
+  readonly qty_reserved: DecimalValue;
   /** Credit only: the part's last price. */
   readonly last_price: DecimalValue | null;
 }
@@ -81,26 +83,35 @@ async function guard<T>(place: Place, statement: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Locks the part's balance at the location and takes `qty` off it.
- * @throws NotFoundError for an unknown part or location, PartShortageError when it holds less.
+ * Locks the part's balance at the location and takes `qty` off it if that
+ * much is free (not held for a work order); undefined when it is not, or the
+ * part or location is unknown (shortageAt tells which).
  */
-export async function debitBalance(tx: Tx, place: Place, qty: DecimalValue): Promise<LockedBalance> {
-  const tenant = tx.caller.tenant_id;
-  const [row] = await tx.query<{ part_number: string; site: string; location_name: string; qty_on_hand: string }>(DEBIT_BALANCE, [
-    tenant,
+export async function tryDebitBalance(tx: Tx, place: Place, qty: DecimalValue): Promise<LockedBalance | undefined> {
+  const [row] = await tx.query<{ part_number: string; site: string; location_name: string; qty_on_hand: string; qty_reserved: string }>(DEBIT_BALANCE, [
+    tx.caller.tenant_id,
     place.part_id,
     place.location_id,
     qty.toFixed(QTY_SCALE),
   ]);
-  if (row) return { part_number: row.part_number, location_label: label(row.site, row.location_name), qty_on_hand: new Decimal(row.qty_on_hand), last_price: null };
-  const [why] = await tx.query<{ part_number: string | null; location_exists: boolean; qty_on_hand: string | null }>(DIAGNOSE, [
-    tenant,
-    place.part_id,
-    place.location_id,
-  ]);
-  if (why.part_number === null) throw partNotFound(place.part_id);
-  if (!why.location_exists) throw locationNotFound(place.location_id, place.location_field);
-  throw new PartShortageError(why.part_number, place.part_id, place.location_id, qty, new Decimal(why.qty_on_hand ?? 0));
+  if (!row) return undefined;
+  return {
+    part_number: row.part_number,
+    location_label: label(row.site, row.location_name),
+    qty_on_hand: new Decimal(row.qty_on_hand),
+    qty_reserved: new Decimal(row.qty_reserved),
+    last_price: null,
+  };
+}
+
+/**
+ * Locks the part's balance at the location and takes `qty` of its free units off it.
+ * @throws NotFoundError for an unknown part or location, PartShortageError when it holds less.
+ */
+export async function debitBalance(tx: Tx, place: Place, qty: DecimalValue): Promise<LockedBalance> {
+  const balance = await tryDebitBalance(tx, place, qty);
+  if (balance) return balance;
+  throw await shortageAt(tx, place, qty);
 }
 
 /**
@@ -110,7 +121,7 @@ export async function debitBalance(tx: Tx, place: Place, qty: DecimalValue): Pro
  */
 export async function creditBalance(tx: Tx, place: Place, qty: DecimalValue): Promise<LockedBalance> {
   const rows = await guard(place, () =>
-    tx.query<{ part_number: string; last_price: string | null; site: string | null; location_name: string | null; qty_on_hand: string | null }>(
+    tx.query<{ part_number: string; last_price: string | null; site: string | null; location_name: string | null; qty_on_hand: string | null; qty_reserved: string | null }>(
       CREDIT_BALANCE,
       [tx.caller.tenant_id, place.part_id, place.location_id, qty.toFixed(QTY_SCALE)],
     ),
@@ -122,6 +133,7 @@ export async function creditBalance(tx: Tx, place: Place, qty: DecimalValue): Pr
     part_number: row.part_number,
     location_label: label(row.site, row.location_name),
     qty_on_hand: new Decimal(row.qty_on_hand),
+    qty_reserved: new Decimal(row.qty_reserved ?? 0),
     last_price: row.last_price === null ? null : new Decimal(row.last_price),
   };
 }

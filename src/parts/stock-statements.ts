@@ -14,7 +14,8 @@ import { sql } from '../db/transaction.js';
 import { batchColumns, fromMicros, micros } from './rows.js';
 
 /**
- * Locks the balance and takes `qty` off it if it holds that much, in one
+ * Locks the balance and takes `qty` off it if that much is free (on hand
+ * less what work orders hold, migration 0006), in one
  * statement: zero rows means unknown part or location, or not enough stock
  * (DIAGNOSE tells which). Waiting for the lock re-reads the row, so the
  * check always sees the last committed quantity.
@@ -24,9 +25,9 @@ export const DEBIT_BALANCE = sql(
   'parts_debit_balance',
   `update part_balances b set qty_on_hand = b.qty_on_hand - $4::numeric, updated_at = now()
    from parts p, locations l
-   where b.tenant_id = $1 and b.part_id = $2 and b.location_id = $3 and b.qty_on_hand >= $4::numeric
+   where b.tenant_id = $1 and b.part_id = $2 and b.location_id = $3 and b.qty_on_hand - b.qty_reserved >= $4::numeric
      and p.tenant_id = $1 and p.id = $2 and l.tenant_id = $1 and l.id = $3
-   returning p.part_number, l.site, l.name as location_name, b.qty_on_hand`,
+   returning p.part_number, l.site, l.name as location_name, b.qty_on_hand, b.qty_reserved`,
 );
 
 /**
@@ -43,9 +44,9 @@ export const CREDIT_BALANCE = sql(
      select $1::text, part.id, place.id, $4::numeric from part, place
      on conflict (tenant_id, part_id, location_id)
        do update set qty_on_hand = b.qty_on_hand + excluded.qty_on_hand, updated_at = now()
-     returning b.qty_on_hand
+     returning b.qty_on_hand, b.qty_reserved
    )
-   select part.part_number, part.last_price, place.site, place.name as location_name, balance.qty_on_hand
+   select part.part_number, part.last_price, place.site, place.name as location_name, balance.qty_on_hand, balance.qty_reserved
    from part left join place on true left join balance on true`,
 );
 
@@ -62,7 +63,8 @@ export const DIAGNOSE = sql(
   'parts_diagnose',
   `select (select part_number from parts where tenant_id = $1 and id = $2) as part_number,
           exists (select 1 from locations where tenant_id = $1 and id = $3) as location_exists,
-          (select qty_on_hand from part_balances where tenant_id = $1 and part_id = $2 and location_id = $3) as qty_on_hand`,
+          (select qty_on_hand from part_balances where tenant_id = $1 and part_id = $2 and location_id = $3) as qty_on_hand,
+          (select qty_reserved from part_balances where tenant_id = $1 and part_id = $2 and location_id = $3) as qty_reserved`,
 );
 
 const FIFO_LAYER_COLUMNS = `id, qty_on_hand, unit_cost, ${micros('received_at')} as received_us, receipt_seq`;

@@ -11,6 +11,7 @@ import { Decimal, type DecimalValue } from '../shared/decimal.js';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../shared/errors.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
 import { PartShortageError, ReturnExceedsIssuedError, tooManyLayers } from './errors.js';
+import { shortageAt, takeOwnHold } from './work-order-holds.js';
 import { LIMITS } from './limits.js';
 import { partsMethod } from './methods.js';
 import {
@@ -39,6 +40,7 @@ import {
   debitBalance,
   takeFifo,
   transferLayers,
+  tryDebitBalance,
   type LockedBalance,
   type Place,
 } from './stock-repository.js';
@@ -90,7 +92,7 @@ export class StockOperations {
   issue(context: CallContext, input: WorkOrderInput, key: string | undefined): Promise<StockResult> {
     return this.operation(context, 'IssueToWorkOrder', key, input, async (tx) => {
       const place: Place = { part_id: input.part_id, location_id: input.location_id };
-      const balance = await debitBalance(tx, place, input.qty);
+      const balance = await this.debitForWorkOrder(tx, place, input);
       const allocations = await takeFifo(tx, place, input.qty, balance.part_number);
       const written = await changeLayers(tx, place, {
         type: 'ISSUE',
@@ -107,6 +109,25 @@ export class StockOperations {
         qty_on_hand_after: balance.qty_on_hand,
       };
     });
+  }
+
+  /**
+   * The work order's own hold first, then free stock: with free stock enough
+   * the debit comes first and a hold at the balance (reserved > 0) is then
+   * taken from; without, the own hold is taken (balance locked first) and the
+   * debit tried again. Either way the balance's lock comes before the hold's,
+   * and the units leave reserved and on hand together. FIFO picks the layers.
+   */
+  private async debitForWorkOrder(tx: Tx, place: Place, input: WorkOrderInput): Promise<LockedBalance> {
+    const free = await tryDebitBalance(tx, place, input.qty);
+    if (free) {
+      if (free.qty_reserved.gt(0)) await takeOwnHold(tx, input.work_order_id, place, input.qty);
+      return free;
+    }
+    const taken = await takeOwnHold(tx, input.work_order_id, place, input.qty);
+    const held = taken.gt(0) ? await tryDebitBalance(tx, place, input.qty) : undefined;
+    if (held) return held;
+    throw await shortageAt(tx, place, input.qty);
   }
 
   /**
@@ -233,6 +254,14 @@ export class StockOperations {
       const previous_qty = balance.qty_on_hand;
       const delta = input.counted_qty.minus(previous_qty);
       const what = `${balance.part_number} at ${balance.location_label}`;
+      if (input.counted_qty.lt(balance.qty_reserved)) {
+        // Held units cannot be counted away; release the holds first.
+        const available = previous_qty.minus(balance.qty_reserved);
+        throw new PartShortageError(balance.part_number, place.part_id, place.location_id, delta.abs(), available, undefined, {
+          on_hand: previous_qty,
+          reserved: balance.qty_reserved,
+        });
+      }
       if (delta.isZero()) {
         return {
           allocations: [],

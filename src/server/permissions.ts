@@ -67,6 +67,8 @@ export const METHOD_ROLES: Readonly<Record<string, Requirement>> = {
   'stockroom.parts.v1.PartsService/ListMovements': 'viewer',
   'stockroom.parts.v1.PartsService/GetLocationsOnHand': 'viewer',
   'stockroom.parts.v1.PartsService/GetWorkOrderParts': 'viewer',
+  'stockroom.parts.v1.PartsService/ReservePartsForWorkOrder': 'operator',
+  'stockroom.parts.v1.PartsService/ReleaseWorkOrderReservation': 'operator',
   'stockroom.parts.v1.PartsService/CheckInventoryHealth': 'admin',
   'stockroom.parts.v1.PartsService/Reconcile': 'admin',
 };

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stockroom/parts/v1/error_details.proto.
  */
 export const file_stockroom_parts_v1_error_details: GenFile = /*@__PURE__*/
-  fileDesc("CiZzdG9ja3Jvb20vcGFydHMvdjEvZXJyb3JfZGV0YWlscy5wcm90bxISc3RvY2tyb29tLnBhcnRzLnYxIowBChdJbnN1ZmZpY2llbnRTdG9ja0RldGFpbBITCgtwYXJ0X251bWJlchgBIAEoCRIPCgdwYXJ0X2lkGAIgASgJEhMKC2xvY2F0aW9uX2lkGAMgASgJEhEKCXJlcXVlc3RlZBgEIAEoCRIRCglhdmFpbGFibGUYBSABKAkSEAoIYmF0Y2hfaWQYBiABKAkilAEKGVJldHVybkV4Y2VlZHNJc3N1ZWREZXRhaWwSFQoNd29ya19vcmRlcl9pZBgBIAEoCRIPCgdwYXJ0X2lkGAIgASgJEhMKC3BhcnRfbnVtYmVyGAMgASgJEhMKC2xvY2F0aW9uX2lkGAQgASgJEhEKCXJlcXVlc3RlZBgFIAEoCRISCgpuZXRfaXNzdWVkGAYgASgJYgZwcm90bzM");
+  fileDesc("CiZzdG9ja3Jvb20vcGFydHMvdjEvZXJyb3JfZGV0YWlscy5wcm90bxISc3RvY2tyb29tLnBhcnRzLnYxIrcBChdJbnN1ZmZpY2llbnRTdG9ja0RldGFpbBITCgtwYXJ0X251bWJlchgBIAEoCRIPCgdwYXJ0X2lkGAIgASgJEhMKC2xvY2F0aW9uX2lkGAMgASgJEhEKCXJlcXVlc3RlZBgEIAEoCRIRCglhdmFpbGFibGUYBSABKAkSEAoIYmF0Y2hfaWQYBiABKAkSEwoLcXR5X29uX2hhbmQYByABKAkSFAoMcXR5X3Jlc2VydmVkGAggASgJIpQBChlSZXR1cm5FeGNlZWRzSXNzdWVkRGV0YWlsEhUKDXdvcmtfb3JkZXJfaWQYASABKAkSDwoHcGFydF9pZBgCIAEoCRITCgtwYXJ0X251bWJlchgDIAEoCRITCgtsb2NhdGlvbl9pZBgEIAEoCRIRCglyZXF1ZXN0ZWQYBSABKAkSEgoKbmV0X2lzc3VlZBgGIAEoCWIGcHJvdG8z");
 
 /**
  * Sent with FAILED_PRECONDITION, ErrorInfo reason INSUFFICIENT_STOCK: the
@@ -62,6 +62,21 @@ export type InsufficientStockDetail = Message<"stockroom.parts.v1.InsufficientSt
    * @generated from field: string batch_id = 6;
    */
   batchId: string;
+
+  /**
+   * Units on hand at the location when checked (3 places; metadata `qtyOnHand`).
+   *
+   * @generated from field: string qty_on_hand = 7;
+   */
+  qtyOnHand: string;
+
+  /**
+   * Units of those held for work orders other than the request's own (3
+   * places; metadata `qtyReserved`). available = qty_on_hand - qty_reserved.
+   *
+   * @generated from field: string qty_reserved = 8;
+   */
+  qtyReserved: string;
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stockroom/parts/v1/resources.proto.
  */
 export const file_stockroom_parts_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("CiJzdG9ja3Jvb20vcGFydHMvdjEvcmVzb3VyY2VzLnByb3RvEhJzdG9ja3Jvb20ucGFydHMudjEi8wEKBFBhcnQSCgoCaWQYASABKAkSEwoLcGFydF9udW1iZXIYAiABKAkSDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIMCgRtYWtlGAUgASgJEhAKCGNhdGVnb3J5GAYgASgJEhEKCWNvbXBvbmVudBgHIAEoCRISCgpsYXN0X3ByaWNlGAggASgJEi8KC2NyZWF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqQEKCExvY2F0aW9uEgoKAmlkGAEgASgJEgwKBHNpdGUYAiABKAkSDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpcCCgVCYXRjaBIKCgJpZBgBIAEoCRIPCgdwYXJ0X2lkGAIgASgJEhMKC2xvY2F0aW9uX2lkGAMgASgJEhMKC3F0eV9vbl9oYW5kGAQgASgJEhQKDHF0eV9yZWNlaXZlZBgFIAEoCRIRCgl1bml0X2Nvc3QYBiABKAkSMQoNcmVjZWl2ZWRfZGF0ZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcmVjZWlwdF9pZBgIIAEoCRIXCg9zb3VyY2VfYmF0Y2hfaWQYCSABKAkSDQoFdmFsdWUYCiABKAkSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIv8CCghNb3ZlbWVudBIKCgJpZBgBIAEoCRIuCgR0eXBlGAIgASgOMiAuc3RvY2tyb29tLnBhcnRzLnYxLk1vdmVtZW50VHlwZRIPCgdwYXJ0X2lkGAMgASgJEhMKC3BhcnRfbnVtYmVyGAQgASgJEhAKCGJhdGNoX2lkGAUgASgJEhMKC2xvY2F0aW9uX2lkGAYgASgJEhgKEGZyb21fbG9jYXRpb25faWQYByABKAkSFgoOdG9fbG9jYXRpb25faWQYCCABKAkSEQoJcXR5X2RlbHRhGAkgASgJEhEKCXVuaXRfY29zdBgKIAEoCRISCgp0b3RhbF9jb3N0GAsgASgJEhUKDXdvcmtfb3JkZXJfaWQYDCABKAkSEgoKcmVjZWlwdF9pZBgNIAEoCRIOCgZyZWFzb24YDiABKAkSEgoKY3JlYXRlZF9ieRgPIAEoCRIvCgtjcmVhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihwIKDVdvcmtPcmRlckxpbmUSCgoCaWQYASABKAkSFQoNd29ya19vcmRlcl9pZBgCIAEoCRIPCgdwYXJ0X2lkGAMgASgJEhMKC3BhcnRfbnVtYmVyGAQgASgJEhMKC2xvY2F0aW9uX2lkGAUgASgJEhAKCGJhdGNoX2lkGAYgASgJEhAKCHF0eV91c2VkGAcgASgJEhoKEnVuaXRfY29zdF9zbmFwc2hvdBgIIAEoCRISCgp0b3RhbF9jb3N0GAkgASgJEhMKC21vdmVtZW50X2lkGAogASgJEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAQoKQWxsb2NhdGlvbhIQCghiYXRjaF9pZBgBIAEoCRILCgNxdHkYAiABKAkSEQoJdW5pdF9jb3N0GAMgASgJEhIKCnRvdGFsX2Nvc3QYBCABKAkSHAoUZGVzdGluYXRpb25fYmF0Y2hfaWQYBSABKAkSMQoNcmVjZWl2ZWRfZGF0ZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqkwIKDE1vdmVtZW50VHlwZRIdChlNT1ZFTUVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASGQoVTU9WRU1FTlRfVFlQRV9SRUNFSVZFEAESFwoTTU9WRU1FTlRfVFlQRV9JU1NVRRACEhgKFE1PVkVNRU5UX1RZUEVfUkVUVVJOEAMSHgoaTU9WRU1FTlRfVFlQRV9UUkFOU0ZFUl9PVVQQBBIdChlNT1ZFTUVOVF9UWVBFX1RSQU5TRkVSX0lOEAUSHAoYTU9WRU1FTlRfVFlQRV9BREpVU1RNRU5UEAYSGQoVTU9WRU1FTlRfVFlQRV9SVFZfT1VUEAcSHgoaTU9WRU1FTlRfVFlQRV9DT1VOVF9BREpVU1QQCGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiJzdG9ja3Jvb20vcGFydHMvdjEvcmVzb3VyY2VzLnByb3RvEhJzdG9ja3Jvb20ucGFydHMudjEi8wEKBFBhcnQSCgoCaWQYASABKAkSEwoLcGFydF9udW1iZXIYAiABKAkSDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIMCgRtYWtlGAUgASgJEhAKCGNhdGVnb3J5GAYgASgJEhEKCWNvbXBvbmVudBgHIAEoCRISCgpsYXN0X3ByaWNlGAggASgJEi8KC2NyZWF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqQEKCExvY2F0aW9uEgoKAmlkGAEgASgJEgwKBHNpdGUYAiABKAkSDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItYCCgVCYXRjaBIKCgJpZBgBIAEoCRIPCgdwYXJ0X2lkGAIgASgJEhMKC2xvY2F0aW9uX2lkGAMgASgJEhMKC3F0eV9vbl9oYW5kGAQgASgJEhQKDHF0eV9yZWNlaXZlZBgFIAEoCRIRCgl1bml0X2Nvc3QYBiABKAkSMQoNcmVjZWl2ZWRfZGF0ZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcmVjZWlwdF9pZBgIIAEoCRIXCg9zb3VyY2VfYmF0Y2hfaWQYCSABKAkSDQoFdmFsdWUYCiABKAkSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh0KFWxvY2F0aW9uX3F0eV9yZXNlcnZlZBgMIAEoCRIeChZsb2NhdGlvbl9xdHlfYXZhaWxhYmxlGA0gASgJIv8CCghNb3ZlbWVudBIKCgJpZBgBIAEoCRIuCgR0eXBlGAIgASgOMiAuc3RvY2tyb29tLnBhcnRzLnYxLk1vdmVtZW50VHlwZRIPCgdwYXJ0X2lkGAMgASgJEhMKC3BhcnRfbnVtYmVyGAQgASgJEhAKCGJhdGNoX2lkGAUgASgJEhMKC2xvY2F0aW9uX2lkGAYgASgJEhgKEGZyb21fbG9jYXRpb25faWQYByABKAkSFgoOdG9fbG9jYXRpb25faWQYCCABKAkSEQoJcXR5X2RlbHRhGAkgASgJEhEKCXVuaXRfY29zdBgKIAEoCRISCgp0b3RhbF9jb3N0GAsgASgJEhUKDXdvcmtfb3JkZXJfaWQYDCABKAkSEgoKcmVjZWlwdF9pZBgNIAEoCRIOCgZyZWFzb24YDiABKAkSEgoKY3JlYXRlZF9ieRgPIAEoCRIvCgtjcmVhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihwIKDVdvcmtPcmRlckxpbmUSCgoCaWQYASABKAkSFQoNd29ya19vcmRlcl9pZBgCIAEoCRIPCgdwYXJ0X2lkGAMgASgJEhMKC3BhcnRfbnVtYmVyGAQgASgJEhMKC2xvY2F0aW9uX2lkGAUgASgJEhAKCGJhdGNoX2lkGAYgASgJEhAKCHF0eV91c2VkGAcgASgJEhoKEnVuaXRfY29zdF9zbmFwc2hvdBgIIAEoCRISCgp0b3RhbF9jb3N0GAkgASgJEhMKC21vdmVtZW50X2lkGAogASgJEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAQoKQWxsb2NhdGlvbhIQCghiYXRjaF9pZBgBIAEoCRILCgNxdHkYAiABKAkSEQoJdW5pdF9jb3N0GAMgASgJEhIKCnRvdGFsX2Nvc3QYBCABKAkSHAoUZGVzdGluYXRpb25fYmF0Y2hfaWQYBSABKAkSMQoNcmVjZWl2ZWRfZGF0ZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAixQIKDVdvcmtPcmRlckhvbGQSFQoNd29ya19vcmRlcl9pZBgBIAEoCRIPCgdwYXJ0X2lkGAIgASgJEhMKC3BhcnRfbnVtYmVyGAMgASgJEhMKC2xvY2F0aW9uX2lkGAQgASgJEhAKCHF0eV9oZWxkGAUgASgJEhIKCnF0eV9pc3N1ZWQYBiABKAkSFAoMcXR5X3JlbGVhc2VkGAcgASgJEhMKC3F0eV9leHBpcmVkGAggASgJEi8KC2V4cGlyZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtjcmVhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKpMCCgxNb3ZlbWVudFR5cGUSHQoZTU9WRU1FTlRfVFlQRV9VTlNQRUNJRklFRBAAEhkKFU1PVkVNRU5UX1RZUEVfUkVDRUlWRRABEhcKE01PVkVNRU5UX1RZUEVfSVNTVUUQAhIYChRNT1ZFTUVOVF9UWVBFX1JFVFVSThADEh4KGk1PVkVNRU5UX1RZUEVfVFJBTlNGRVJfT1VUEAQSHQoZTU9WRU1FTlRfVFlQRV9UUkFOU0ZFUl9JThAFEhwKGE1PVkVNRU5UX1RZUEVfQURKVVNUTUVOVBAGEhkKFU1PVkVNRU5UX1RZUEVfUlRWX09VVBAHEh4KGk1PVkVNRU5UX1RZUEVfQ09VTlRfQURKVVNUEAhiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A part of the catalog: what the store keeps, independent of where.
@@ -242,6 +242,21 @@ export type Batch = Message<"stockroom.parts.v1.Batch"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 11;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * Units of the part held for work orders at this location (3 places).
+   * Holds sit at the balance, not at a layer: FIFO picks the layers at issue.
+   *
+   * @generated from field: string location_qty_reserved = 12;
+   */
+  locationQtyReserved: string;
+
+  /**
+   * Units of the part free to take at this location: on hand - reserved (3 places).
+   *
+   * @generated from field: string location_qty_available = 13;
+   */
+  locationQtyAvailable: string;
 };
 
 /**
@@ -529,6 +544,97 @@ export type Allocation = Message<"stockroom.parts.v1.Allocation"> & {
  */
 export const AllocationSchema: GenMessage<Allocation> = /*@__PURE__*/
   messageDesc(file_stockroom_parts_v1_resources, 5);
+
+/**
+ * What one work order holds of one part at one location.
+ *
+ * @generated from message stockroom.parts.v1.WorkOrderHold
+ */
+export type WorkOrderHold = Message<"stockroom.parts.v1.WorkOrderHold"> & {
+  /**
+   * The work order.
+   *
+   * @generated from field: string work_order_id = 1;
+   */
+  workOrderId: string;
+
+  /**
+   * The part.
+   *
+   * @generated from field: string part_id = 2;
+   */
+  partId: string;
+
+  /**
+   * The part's number.
+   *
+   * @generated from field: string part_number = 3;
+   */
+  partNumber: string;
+
+  /**
+   * The location.
+   *
+   * @generated from field: string location_id = 4;
+   */
+  locationId: string;
+
+  /**
+   * Units held now (3 places).
+   *
+   * @generated from field: string qty_held = 5;
+   */
+  qtyHeld: string;
+
+  /**
+   * Units of the hold taken by IssueToWorkOrder (cumulative, 3 places).
+   *
+   * @generated from field: string qty_issued = 6;
+   */
+  qtyIssued: string;
+
+  /**
+   * Units released (cumulative, 3 places).
+   *
+   * @generated from field: string qty_released = 7;
+   */
+  qtyReleased: string;
+
+  /**
+   * Units that expired before being issued or released (cumulative, 3 places).
+   *
+   * @generated from field: string qty_expired = 8;
+   */
+  qtyExpired: string;
+
+  /**
+   * When the units held expire; unset when they never do.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 9;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * When the work order first held the part here.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 10;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When the hold last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 11;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message stockroom.parts.v1.WorkOrderHold.
+ * Use `create(WorkOrderHoldSchema)` to create a new message.
+ */
+export const WorkOrderHoldSchema: GenMessage<WorkOrderHold> = /*@__PURE__*/
+  messageDesc(file_stockroom_parts_v1_resources, 6);
 
 /**
  * Why stock changed. Each type has a fixed sign of quantity.
