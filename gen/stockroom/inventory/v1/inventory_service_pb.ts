@@ -378,7 +378,8 @@ export type ReserveRequest = Message<"stockroom.inventory.v1.ReserveRequest"> & 
    * Optional lifetime of the hold (1 ms to the server's maximum): the lines
    * of this request expire at now + ttl. Unset: the server default (none
    * unless configured). Sets the expire time of the whole line of each
-   * product, including units reserved before under the same reference.
+   * product, including units reserved before under the same reference (and
+   * units past their expire time that the sweeper has not released yet).
    *
    * @generated from field: google.protobuf.Duration ttl = 4;
    */
