@@ -50,6 +50,14 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       runtime_login: login !== '' && login !== migration_login ? login : undefined,
     });
     logger.info({ applied, embedded: embedded !== undefined }, applied.length ? 'migrations applied' : 'schema up to date');
+    if (embedded === undefined && (login === '' || login === migration_login)) {
+      // Works (every statement still runs as the runtime role), but a login
+      // that owns the tables could drop them or switch off row-level security.
+      logger.warn(
+        { runtime_role },
+        'the service logs in as the table owner; give the owner only to STOCKROOM_MIGRATION_DATABASE_URL and a login that is a member of the runtime role to STOCKROOM_DATABASE_URL (README, Roles)',
+      );
+    }
     const orm = await openOrm({ url, pool_max: config.database_pool_max, runtime_role });
     // Cancels go over their own small pool: the service pool may be the very
     // thing that is exhausted, and these connections keep the login role, which
