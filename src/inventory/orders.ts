@@ -199,9 +199,11 @@ export class OrderFlow {
       reference,
       items.map((item) => item.id),
     );
+    // Answered by product id (the items came in lock order, by internal id, which differs run to run).
     const held = items
       .map((item) => ({ product_id: item.product_id, quantity: toBigInt(holds.get(item.id)?.held ?? 0) }))
-      .filter((line) => line.quantity > 0n);
+      .filter((line) => line.quantity > 0n)
+      .sort((a, b) => (a.product_id < b.product_id ? -1 : a.product_id > b.product_id ? 1 : 0));
     if (held.length === 0) return orderResult(reference, []);
     const by_product = new Map(items.map((item) => [item.product_id, item]));
     const rows = await repository.applyRelease(tx, reference, inLockOrder(held, by_product));

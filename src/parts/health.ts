@@ -235,7 +235,7 @@ export class InventoryHealth {
   /** Per part and location: ledger sum, layer sum and balance, and layers that disagree with their own movements. */
   reconcile(context: CallContext, filter: ReconcileFilter, page: PageRequest): Promise<Page<ReconcileRow>> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.reconcile', filter };
-    const after = decodePageToken(page.page_token, scope, 2);
+    const after = decodePageToken(page.page_token, scope, 3);
     return this.runner.run(
       context,
       async (tx) => {
@@ -248,7 +248,8 @@ export class InventoryHealth {
           `${part ? ` and ${alias}part_id = ${part}::uuid` : ''}${location ? ` and ${alias}location_id = ${location}::uuid` : ''}`;
         const within = scopedTo('');
         const where: string[] = ['true'];
-        if (after) where.push(`(r.part_id, r.location_id) > (${bind(after[0])}::uuid, ${bind(after[1])}::uuid)`);
+        // Stable and readable: by part number, then location (site, name; unique per tenant), never by id.
+        if (after) where.push(`(r.part_number, r.site, r.location_name) > (${bind(after[0])}, ${bind(after[1])}, ${bind(after[2])})`);
         if (filter.only_differences) where.push('not r.consistent');
         const examples = bind(LIMITS.examples_max);
         const rows = await tx.queryDynamic<{
@@ -300,7 +301,7 @@ export class InventoryHealth {
              left join layer_differences d on d.part_id = k.part_id and d.location_id = k.location_id
            )
            select * from r where ${where.join(' and ')}
-           order by r.part_id, r.location_id
+           order by r.part_number, r.site, r.location_name
            limit ${bind(page.page_size + 1)}`,
           params,
         );
@@ -308,7 +309,7 @@ export class InventoryHealth {
           rows,
           page.page_size,
           scope,
-          (row) => [row.part_id, row.location_id],
+          (row) => [row.part_number, row.site, row.location_name],
           (row) => ({
             part_id: row.part_id,
             part_number: row.part_number,

@@ -407,7 +407,9 @@ export type ReserveResponse = Message<"stockroom.inventory.v1.ReserveResponse"> 
   reference: string;
 
   /**
-   * The reference's lines for the products of this request, after the reservation.
+   * The reference's lines for the products of this request, after the
+   * reservation, in the order the request first names each product; `items`
+   * in the same order.
    *
    * @generated from field: repeated stockroom.inventory.v1.ReservationLine lines = 2;
    */
@@ -479,7 +481,10 @@ export type ReleaseResponse = Message<"stockroom.inventory.v1.ReleaseResponse"> 
   reference: string;
 
   /**
-   * The reference's lines for the released products, after the release.
+   * The reference's lines for the released products, after the release, in
+   * the order the request first names each product; when the request names
+   * none (release everything), ordered by product id. `items` in the same
+   * order.
    *
    * @generated from field: repeated stockroom.inventory.v1.ReservationLine lines = 2;
    */
@@ -559,7 +564,9 @@ export type CommitOutboundResponse = Message<"stockroom.inventory.v1.CommitOutbo
   reference: string;
 
   /**
-   * The reference's lines for the committed products, after the commit.
+   * The reference's lines for the committed products, after the commit, in
+   * the order the request first names each product; `items` and `movements`
+   * in the same order.
    *
    * @generated from field: repeated stockroom.inventory.v1.ReservationLine lines = 2;
    */

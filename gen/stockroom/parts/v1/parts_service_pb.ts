@@ -2332,7 +2332,7 @@ export const ReconcileRowSchema: GenMessage<ReconcileRow> = /*@__PURE__*/
 export type ReconcileResponse = Message<"stockroom.parts.v1.ReconcileResponse"> & {
   /**
    * One row per part and location with a balance, layers or movements,
-   * ordered by part id, then location id.
+   * ordered by part number, then location site and name.
    *
    * @generated from field: repeated stockroom.parts.v1.ReconcileRow rows = 1;
    */
