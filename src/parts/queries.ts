@@ -106,7 +106,8 @@ const WORK_ORDER_PARTS = `with used as (
           case when h.qty_reserved > 0 then ${micros('h.expires_at')} end as reserve_expires_us
    from used u full join held h on h.part_id = u.part_id and h.location_id = u.location_id
    join parts p on p.tenant_id = $1 and p.id = coalesce(u.part_id, h.part_id)
-   order by p.part_number, coalesce(u.location_id, h.location_id)
+   join locations l on l.tenant_id = $1 and l.id = coalesce(u.location_id, h.location_id)
+   order by p.part_number, l.site, l.name
    limit $3`;
 
 /** Builds the parameter list of a dynamic query; returns the placeholder. */
@@ -168,7 +169,10 @@ export class StockQueries {
     );
   }
 
-  /** Layers by part, location, then FIFO order (received date, receipt sequence). */
+  /**
+   * Layers by part number, location (site, name), then FIFO order (received
+   * date, receipt sequence): readable and the same every run, never by id.
+   */
   batches(context: CallContext, filter: PlaceFilter & { include_empty: boolean }, page: PageRequest): Promise<Page<BatchView>> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.batches', filter };
     const after = decodePageToken(page.page_token, scope, 4);
@@ -184,16 +188,21 @@ export class StockQueries {
         if (after) {
           where.push(
             // The token names the last layer by id (its receipt sequence stays in the database).
-            `(pb.part_id, pb.location_id, pb.received_at, pb.receipt_seq) > (select a.part_id, a.location_id, a.received_at, a.receipt_seq
-               from part_batches a where a.tenant_id = $1 and a.part_id = ${bind(after[0])}::uuid and a.location_id = ${bind(after[1])}::uuid and a.id = ${bind(after[3])}::uuid)`,
+            `(p.part_number, l.site, l.name, pb.received_at, pb.receipt_seq) > (select ap.part_number, al.site, al.name, a.received_at, a.receipt_seq
+               from part_batches a
+               join parts ap on ap.tenant_id = a.tenant_id and ap.id = a.part_id
+               join locations al on al.tenant_id = a.tenant_id and al.id = a.location_id
+               where a.tenant_id = $1 and a.part_id = ${bind(after[0])}::uuid and a.location_id = ${bind(after[1])}::uuid and a.id = ${bind(after[3])}::uuid)`,
           );
         }
         const rows = await tx.queryDynamic<BatchRow & { location_qty_on_hand: string; location_qty_reserved: string }>(
           `select ${batchColumns('pb')}, bal.qty_on_hand as location_qty_on_hand, bal.qty_reserved as location_qty_reserved
            from part_batches pb
+           join parts p on p.tenant_id = pb.tenant_id and p.id = pb.part_id
+           join locations l on l.tenant_id = pb.tenant_id and l.id = pb.location_id
            join part_balances bal on bal.tenant_id = pb.tenant_id and bal.part_id = pb.part_id and bal.location_id = pb.location_id
            where ${where.join(' and ')}
-           order by pb.part_id, pb.location_id, pb.received_at, pb.receipt_seq
+           order by p.part_number, l.site, l.name, pb.received_at, pb.receipt_seq
            limit ${bind(page.page_size + 1)}`,
           params,
         );

@@ -1523,8 +1523,9 @@ export const ListBatchesRequestSchema: GenMessage<ListBatchesRequest> = /*@__PUR
  */
 export type ListBatchesResponse = Message<"stockroom.parts.v1.ListBatchesResponse"> & {
   /**
-   * Layers by part id and location id, and within them in FIFO order
-   * (received date, then id): the order issues take them in.
+   * Layers by part number and location (site, then name), and within them
+   * in FIFO order (received date, then receipt order): the order issues take
+   * them in.
    *
    * @generated from field: repeated stockroom.parts.v1.Batch batches = 1;
    */
@@ -1918,7 +1919,7 @@ export type GetWorkOrderPartsResponse = Message<"stockroom.parts.v1.GetWorkOrder
 
   /**
    * Net use per part and location (all pages; at most 1,000 entries,
-   * ordered by part number then location id).
+   * ordered by part number, then location site and name).
    *
    * @generated from field: repeated stockroom.parts.v1.WorkOrderPartSummary parts = 4;
    */

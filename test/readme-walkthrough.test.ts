@@ -1,0 +1,201 @@
+/**
+ * The README cannot drift: every command of its "Walkthroughs with real
+ * output" section runs, as pasted, against a real server on a fresh embedded
+ * PostgreSQL, and its output must equal the README's, ids and times aside.
+ * Each walkthrough runs in one bash session (so `TOKEN=…` and ids kept in
+ * variables carry on); `npx buf` runs the buf binary directly to save npx's
+ * start-up, and the README's port is swapped for a free one. The README's
+ * `npm start &` and `kill %1` lines are the test's own start and stop.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRegistry, fromBinary, toJson } from '@bufbuild/protobuf';
+import { file_google_rpc_error_details } from '../gen/google/rpc/error_details_pb.js';
+import { file_stockroom_inventory_v1_error_details } from '../gen/stockroom/inventory/v1/error_details_pb.js';
+import { file_stockroom_parts_v1_error_details } from '../gen/stockroom/parts/v1/error_details_pb.js';
+import { freePort } from '../src/db/embedded-postgres.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const DATA_DIR = path.join(ROOT, `.data/test-readme-${process.pid}`);
+
+interface Step {
+  readonly command: string;
+  readonly expected: string;
+}
+
+interface Walkthrough {
+  readonly title: string;
+  readonly port: string;
+  readonly steps: Step[];
+}
+
+/** The ```console blocks of each walkthrough: `$ ` commands (with `\` continuations) and the output after each. */
+export function walkthroughs(readme: string): Walkthrough[] {
+  const section = readme.slice(readme.indexOf('## Walkthroughs with real output'));
+  const body = section.slice(0, section.indexOf('\n## ', 10));
+  return body
+    .split(/\n### /)
+    .slice(1)
+    .map((part) => {
+      const title = part.slice(0, part.indexOf('\n'));
+      const steps: Step[] = [];
+      for (const block of part.matchAll(/```console\n([\s\S]*?)```/g)) {
+        const lines = block[1].replace(/\n$/, '').split('\n');
+        for (let at = 0; at < lines.length; ) {
+          if (!lines[at].startsWith('$ ')) throw new Error(`${title}: output without a command: ${lines[at]}`);
+          let command = lines[at++].slice(2);
+          while (command.endsWith('\\')) command = `${command}\n${lines[at++]}`;
+          const output: string[] = [];
+          while (at < lines.length && !lines[at].startsWith('$ ')) output.push(lines[at++]);
+          steps.push({ command, expected: output.join('\n') });
+        }
+      }
+      const port = /STOCKROOM_PORT=(\d+)/.exec(part)?.[1];
+      if (port === undefined) throw new Error(`${title}: no STOCKROOM_PORT=… to start the server with`);
+      return { title, port, steps };
+    });
+}
+
+const DETAILS = createRegistry(file_google_rpc_error_details, file_stockroom_inventory_v1_error_details, file_stockroom_parts_v1_error_details);
+
+/**
+ * An error as buf curl prints it, with each detail's bytes decoded (buf
+ * curl shows them as base64), so that the README's details are checked too.
+ */
+function decodedDetails(text: string): string {
+  let error: { details?: { type: string; value: unknown }[] };
+  try {
+    error = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  if (!Array.isArray(error?.details)) return text;
+  for (const detail of error.details) {
+    const schema = DETAILS.getMessage(detail.type);
+    if (schema && typeof detail.value === 'string') detail.value = toJson(schema, fromBinary(schema, Buffer.from(detail.value, 'base64')));
+  }
+  return JSON.stringify(error, null, 2);
+}
+
+/** Ids, server times and page tokens differ run to run. */
+function normalized(text: string): string {
+  return decodedDetails(text.trim())
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>')
+    // Times the server stamps (…Time); dates a request gave (receivedDate) stay.
+    .replace(/("[a-zA-Z]*Time": )"[^"]*"/g, '$1"<time>"')
+    // Page tokens are opaque and signed per server.
+    .replace(/("nextPageToken": )"[^"]+"/g, '$1"<token>"')
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n')
+    .trim();
+}
+
+async function startServer(port: number): Promise<ChildProcess> {
+  const child = spawn(path.join(ROOT, 'node_modules/.bin/node'), ['dist/src/main.js'], {
+    cwd: ROOT,
+    env: { ...process.env, STOCKROOM_PORT: String(port), STOCKROOM_EMBEDDED_DATA_DIR: DATA_DIR, STOCKROOM_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  for (let waited_ms = 0; ; waited_ms += 100) {
+    const answer = await fetch(`http://127.0.0.1:${port}/grpc.health.v1.Health/Check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+      .then((response) => response.json() as Promise<{ status?: string }>)
+      .catch(() => undefined);
+    if (answer?.status === 'SERVING') return child;
+    if (waited_ms > 60_000 || child.exitCode !== null) throw new Error(`the server did not start:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Runs the steps in one bash session; the output of each, as the README shows it (stdout and stderr). */
+function runInOneShell(steps: readonly Step[], port: string, test_port: number): Promise<string[]> {
+  const marker = (n: number) => `<<<readme-step-${n}>>>`;
+  const script = [
+    'set +e',
+    `npx() { if [ "$1" = buf ]; then shift; "${path.join(ROOT, 'node_modules/.bin/buf')}" "$@"; else command npx "$@"; fi; }`,
+    ...steps.flatMap((step, n) => [`echo '${marker(n)}'`, `{ ${step.command.replaceAll(port, String(test_port))}\n} 2>&1`]),
+    `echo '${marker(steps.length)}'`,
+  ].join('\n');
+  return new Promise((resolve, reject) => {
+    const bash = spawn('bash', ['-c', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    bash.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    bash.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    bash.on('error', reject);
+    bash.on('close', () => resolve(steps.map((_, n) => output.slice(output.indexOf(marker(n)) + marker(n).length, output.indexOf(marker(n + 1))))));
+  });
+}
+
+const SERVER_LIFECYCLE = /npm start|^kill %1/;
+
+let server: ChildProcess | undefined;
+let test_port: number;
+beforeAll(async () => {
+  fs.rmSync(DATA_DIR, { recursive: true, force: true });
+  test_port = await freePort();
+  server = await startServer(test_port);
+});
+afterAll(async () => {
+  if (server && server.exitCode === null) {
+    const exited = new Promise((resolve) => server!.once('exit', resolve));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  fs.rmSync(DATA_DIR, { recursive: true, force: true });
+});
+
+const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+
+/**
+ * STOCKROOM_README_UPDATE=1: writes the real output into the README where it
+ * differs (beyond ids and times), for a reviewer to read in the diff.
+ */
+function updateReadme(steps: readonly Step[], outputs: readonly string[]): void {
+  let readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  steps.forEach((step, n) => {
+    if (normalized(outputs[n]) === normalized(step.expected)) return;
+    const at = readme.indexOf(`$ ${step.command}\n`);
+    const from = at + step.command.length + 3;
+    if (at < 0 || readme.slice(from, from + step.expected.length) !== step.expected) return;
+    readme = readme.slice(0, from) + outputs[n].replace(/^\n/, '').trimEnd() + readme.slice(from + step.expected.length);
+  });
+  fs.writeFileSync(path.join(ROOT, 'README.md'), readme);
+}
+
+test('the README has walkthroughs, each starting its server with npm start and minting a token', () => {
+  const found = walkthroughs(README);
+  expect(found.map((walkthrough) => walkthrough.title)).toEqual([expect.stringMatching(/^Inventory/), expect.stringMatching(/^Parts/)]);
+  for (const walkthrough of found) {
+    expect(walkthrough.steps.some((step) => SERVER_LIFECYCLE.test(step.command))).toBe(true);
+    expect(walkthrough.steps.some((step) => step.command.includes('npm run token'))).toBe(true);
+  }
+});
+
+// Both walkthroughs run at once (they touch different tables), so the file stays well under 30 s.
+const WALKTHROUGHS = walkthroughs(README);
+const runs = new Map<string, Promise<{ steps: Step[]; outputs: string[] }>>();
+function run(walkthrough: Walkthrough): Promise<{ steps: Step[]; outputs: string[] }> {
+  let running = runs.get(walkthrough.title);
+  if (running === undefined) {
+    const steps = walkthrough.steps.filter((step) => !SERVER_LIFECYCLE.test(step.command));
+    running = runInOneShell(steps, walkthrough.port, test_port).then((outputs) => ({ steps, outputs }));
+    runs.set(walkthrough.title, running);
+  }
+  return running;
+}
+
+describe.each(WALKTHROUGHS.map((walkthrough) => [walkthrough.title, walkthrough] as const))('README walkthrough: %s', (_title, walkthrough) => {
+  test('every command prints what the README shows (ids and times aside)', async () => {
+    for (const each of WALKTHROUGHS) void run(each).catch(() => {});
+    const { steps, outputs } = await run(walkthrough);
+    if (process.env.STOCKROOM_README_UPDATE === '1') updateReadme(steps, outputs);
+    steps.forEach((step, n) => {
+      const shown = { command: step.command, output: normalized(step.expected) };
+      expect({ command: step.command, output: normalized(outputs[n]) }).toEqual(shown);
+    });
+  });
+});
