@@ -122,8 +122,9 @@ describeWithBrowser('admin console in Chromium', () => {
     await inventoryCall('reserve', { reference: 'order-7', items: [{ productId: 'widget-1', quantity: '4' }] });
     await page.getByRole('button', { name: 'Refresh' }).click();
     await page.locator('dd[data-fact="Reserved"]', { hasText: '4' }).waitFor();
-    await page.getByLabel('Order reference').fill('order-7');
-    await page.getByRole('button', { name: 'Open reservation' }).click();
+    const hold = page.locator('table[data-table="holds"] tr[data-reference="order-7"]');
+    await expect(hold.locator('[data-col="held"]').textContent()).resolves.toBe('4');
+    await hold.getByRole('link', { name: 'order-7' }).click();
     await page.waitForURL('**/admin/reservations/order-7');
     const line = page.locator('tr[data-product="widget-1"]');
     await expect(line.locator('[data-col="held"]').textContent()).resolves.toBe('4');
@@ -139,6 +140,7 @@ describeWithBrowser('admin console in Chromium', () => {
     await page.waitForURL('**/admin/items/widget-1');
     await page.locator('dd[data-fact="On hand"]', { hasText: '7' }).waitFor();
     await expect(fact(page, 'Reserved').textContent()).resolves.toBe('1');
+    await expect(hold.locator('[data-col="held"]').textContent()).resolves.toBe('1');
     const newest = page.locator('table[data-table="movements"] tbody tr').first();
     await expect(newest.textContent()).resolves.toMatch(/OUTBOUND\s*-37order-7/);
     await shot(page, 'item');

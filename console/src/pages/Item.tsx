@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { useQuery } from '@connectrpc/connect-query';
 import { keepPreviousData } from '@tanstack/react-query';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
-import { InventoryService } from '../../../gen/stockroom/inventory/v1/inventory_service_pb.js';
+import { InventoryService, ReservationState } from '../../../gen/stockroom/inventory/v1/inventory_service_pb.js';
 import { MovementType, type Item } from '../../../gen/stockroom/inventory/v1/resources_pb.js';
 import { Allowed } from '../App.js';
 import { LevelChart } from '../charts.js';
@@ -36,7 +36,7 @@ export function ItemPage({ productId }: { productId: string }) {
       {query.isPending ? <Loading what="item" /> : item ? <ItemBalances item={item} /> : null}
       {item && <StockOverTime productId={productId} />}
       {item && <ItemMovements productId={productId} />}
-      {item && <HoldLookup />}
+      {item && <ItemHolds productId={productId} />}
       {item && <StockForms productId={productId} />}
     </>
   );
@@ -166,12 +166,54 @@ function ItemMovements({ productId }: { productId: string }) {
   );
 }
 
-/** The API lists holds per reference, not per item, so the item page opens a reference. */
-function HoldLookup() {
+const HOLDS_PAGE_SIZE = 20;
+
+/** The order references that hold some of this item now, each linked to its reservation page. */
+function ItemHolds({ productId }: { productId: string }) {
+  const pager = usePager();
+  const query = useQuery(
+    InventoryService.method.listReservations,
+    { productId, state: ReservationState.HELD, pageSize: HOLDS_PAGE_SIZE, pageToken: pager.token },
+    { placeholderData: keepPreviousData },
+  );
   const [reference, setReference] = useState('');
   return (
-    <Section title="Holds">
-      <p className="muted">Reserved above counts every open hold. Open an order reference to see its holds, commit or release them.</p>
+    <Section title="Open holds">
+      <QueryProblem error={query.error} />
+      {query.isPending ? (
+        <Loading what="holds" />
+      ) : (
+        <div className="table-wrap" aria-busy={query.isFetching}>
+          <table data-table="holds">
+            <thead>
+              <tr>
+                <th scope="col">Order reference</th>
+                <th scope="col" className="num">Held</th>
+                <th scope="col" className="num">Committed</th>
+                <th scope="col" className="num">Released</th>
+                <th scope="col" className="num">Expired</th>
+                <th scope="col">Expires</th>
+              </tr>
+            </thead>
+            <tbody>
+              {query.data?.lines.map((line) => (
+                <tr key={line.reference} data-reference={line.reference}>
+                  <td>
+                    <Link to={`/reservations/${segment(line.reference)}`}>{line.reference}</Link>
+                  </td>
+                  <td className="num" data-col="held">{line.held.toString()}</td>
+                  <td className="num">{line.committed.toString()}</td>
+                  <td className="num">{line.released.toString()}</td>
+                  <td className="num">{line.expired.toString()}</td>
+                  <td>{line.expireTime ? formatTime(line.expireTime) : 'never'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {query.data?.lines.length === 0 && <p className="muted">Nothing is held.</p>}
+        </div>
+      )}
+      <PagerControls pager={pager} nextPageToken={query.data?.nextPageToken} label="Holds" />
       <form
         className="filters"
         onSubmit={(event) => {
