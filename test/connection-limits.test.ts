@@ -4,6 +4,7 @@
  * nothing more, a header sent one byte at a time, too many connections,
  * calls and Health Watch streams. Each must end within its documented bound.
  */
+import http2 from 'node:http2';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
@@ -172,6 +173,21 @@ test('Health Watch streams beyond the cap are refused with RESOURCE_EXHAUSTED', 
     expect(error.errorInfo?.reason).toBe('TOO_MANY_WATCHES');
   } finally {
     for (const stream of open) stream.cancel();
+  }
+});
+
+test('HTTP/2 clients are told STOCKROOM_MAX_CONCURRENT_STREAMS in SETTINGS', async () => {
+  const limited = await startStockroom({ STOCKROOM_MAX_CONCURRENT_STREAMS: '7' });
+  const session = http2.connect(limited.url);
+  try {
+    const settings = await new Promise<http2.Settings>((resolve, reject) => {
+      session.once('remoteSettings', resolve);
+      session.once('error', reject);
+    });
+    expect(settings.maxConcurrentStreams).toBe(7);
+  } finally {
+    session.destroy();
+    await limited.close();
   }
 });
 

@@ -95,6 +95,7 @@ test('PostgreSQL stopped: calls are UNAVAILABLE DATABASE_UNAVAILABLE, health NOT
 
   database = await startEmbeddedPostgres({ data_dir, port: database.port });
   const recovered_ms = await until(async () => (await statuses()).every((status) => status === 'SERVING'), 2_000);
+  process.stdout.write(`outage: NOT_SERVING right after the first failed call; SERVING ${recovered_ms} ms after PostgreSQL was back\n`);
   expect(recovered_ms).toBeLessThan(1_000);
   await until(async () => watched.at(-1) === 'SERVING', 1_000);
   await expect(call(inventory, 'getItem', { productId: 'OUT-1' }, token)).resolves.toMatchObject({ item: { productId: 'OUT-1' } });
