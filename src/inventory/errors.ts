@@ -2,7 +2,7 @@
  * Failures particular to inventory. Shortages use the shared
  * InsufficientStockError; these cover order references.
  */
-import { FailedPreconditionError } from '../shared/errors.js';
+import { FailedPreconditionError, quoteInput } from '../shared/errors.js';
 
 export interface ExceededLine {
   readonly product_id: string;
@@ -21,7 +21,7 @@ export class ReservationExceededError extends FailedPreconditionError {
   ) {
     const first = lines[0];
     const text = lines.map((l) => `${l.product_id}: requested ${l.requested}, held ${l.held}`).join('; ');
-    super(`reference "${reference}" holds less than requested: ${text}`, 'RESERVATION_EXCEEDED', {
+    super(`reference ${quoteInput(reference)} holds less than requested: ${text}`, 'RESERVATION_EXCEEDED', {
       reference,
       productId: first?.product_id ?? '',
       requested: String(first?.requested ?? 0n),

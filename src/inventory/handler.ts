@@ -5,7 +5,7 @@
  */
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { timestampDate, type Duration, type Timestamp } from '@bufbuild/protobuf/wkt';
-import { checkIdempotencyKey } from '../shared/idempotency.js';
+import { RequestCheck } from '../shared/request-check.js';
 import { callContext } from '../server/context.js';
 import { InventoryService, ReservationState } from '../../gen/stockroom/inventory/v1/inventory_service_pb.js';
 import { holdLifetime, type HoldPolicy } from '../shared/hold-lifetime.js';
@@ -19,7 +19,7 @@ import { LIMITS } from './limits.js';
 import type { OrderResult, StockChangeResult } from './model.js';
 import type { OrderFlow } from './orders.js';
 import type { StockChanges } from './stock-changes.js';
-import { Checks, TEXT } from './validation.js';
+import { orderLines, PAGE_SIZE, quantity, TEXT } from './validation.js';
 
 type Impl = ServiceImpl<typeof InventoryService>;
 
@@ -41,7 +41,7 @@ const RESERVATION_STATES: Record<number, ReservationFilter['state'] | null> = {
   [ReservationState.EXPIRED]: 'EXPIRED',
 };
 
-function lifetime(checks: Checks, field: string, ttl: Duration | undefined, policy: HoldPolicy, required = false): number | undefined {
+function lifetime(checks: RequestCheck, field: string, ttl: Duration | undefined, policy: HoldPolicy, required = false): number | undefined {
   const result = holdLifetime(ttl, policy, required);
   if (result.problem !== undefined) checks.fail(field, result.problem);
   return result.ttl_ms;
@@ -60,7 +60,7 @@ function stockResponse(result: StockChangeResult) {
   return { item: itemMessage(result.item), movement: movementMessage(result.movement) };
 }
 
-function time(checks: Checks, field: string, value: Timestamp | undefined): Date | undefined {
+function time(checks: RequestCheck, field: string, value: Timestamp | undefined): Date | undefined {
   if (value === undefined) return undefined;
   const date = timestampDate(value);
   const year = date.getUTCFullYear();
@@ -73,14 +73,14 @@ function time(checks: Checks, field: string, value: Timestamp | undefined): Date
 
 /** A receipt-like request: inbound, return and damage share their shape. */
 function receipt(request: { productId: string; quantity: bigint; reference: string; notes: string; idempotencyKey: string }) {
-  const checks = new Checks();
+  const checks = new RequestCheck();
   const input = {
     product_id: checks.text('product_id', request.productId, TEXT.product_id),
-    quantity: checks.quantity('quantity', request.quantity),
+    quantity: quantity(checks, 'quantity', request.quantity),
     reference: checks.text('reference', request.reference, TEXT.optional_reference),
     notes: checks.text('notes', request.notes, TEXT.notes),
   };
-  const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+  const key = checks.idempotencyKey('idempotency_key', request.idempotencyKey);
   checks.done();
   return { input, key };
 }
@@ -89,28 +89,28 @@ export class InventoryHandler implements Impl {
   constructor(private readonly domain: InventoryDomain) {}
 
   createItem: Impl['createItem'] = async (request, context: HandlerContext) => {
-    const checks = new Checks();
+    const checks = new RequestCheck();
     const input = {
       product_id: checks.text('product_id', request.productId, TEXT.product_id),
       sku: checks.text('sku', request.sku, TEXT.sku),
       name: checks.text('name', request.name, TEXT.name),
       reorder_point: checks.units('reorder_point', request.reorderPoint, 0n, LIMITS.reorder_point_max),
     };
-    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    const key = checks.idempotencyKey('idempotency_key', request.idempotencyKey);
     checks.done();
     return { item: itemMessage(await this.domain.catalog.createItem(callContext(context), input, key)) };
   };
 
   getItem: Impl['getItem'] = async (request, context) => {
-    const checks = new Checks();
+    const checks = new RequestCheck();
     const product_id = checks.text('product_id', request.productId, TEXT.product_id);
     checks.done();
     return { item: itemMessage(await this.domain.catalog.getItem(callContext(context), product_id)) };
   };
 
   listItems: Impl['listItems'] = async (request, context) => {
-    const checks = new Checks();
-    const size = checks.pageSize('page_size', request.pageSize);
+    const checks = new RequestCheck();
+    const size = checks.pageSize('page_size', request.pageSize, PAGE_SIZE);
     if (request.productIds.length > LIMITS.lines_per_request) {
       checks.fail('product_ids', `must name at most ${LIMITS.lines_per_request} products, got ${request.productIds.length}`);
     }
@@ -125,28 +125,23 @@ export class InventoryHandler implements Impl {
   };
 
   updateItem: Impl['updateItem'] = async (request, context) => {
-    const checks = new Checks();
+    const checks = new RequestCheck();
     const item = request.item;
-    const paths = request.updateMask?.paths ?? [];
-    const fields = new Set(paths.includes('*') ? ['name', 'reorder_point'] : paths);
     if (!item) checks.fail('item', 'is required; item.product_id names the item to change');
-    if (fields.size === 0) checks.fail('update_mask', 'must name at least one of: name, reorder_point (or "*")');
-    for (const path of fields) {
-      if (path !== 'name' && path !== 'reorder_point') checks.fail('update_mask', `path "${path}" cannot be updated; only name and reorder_point can`);
-    }
+    const fields = checks.maskPaths('update_mask', request.updateMask?.paths ?? [], ['name', 'reorder_point'] as const);
     const changes = {
       product_id: checks.text('item.product_id', item?.productId ?? '', TEXT.product_id),
-      name: fields.has('name') ? checks.text('item.name', item?.name ?? '', TEXT.name) : undefined,
-      reorder_point: fields.has('reorder_point') ? checks.units('item.reorder_point', item?.reorderPoint ?? 0n, 0n, LIMITS.reorder_point_max) : undefined,
+      name: fields.includes('name') ? checks.text('item.name', item?.name ?? '', TEXT.name) : undefined,
+      reorder_point: fields.includes('reorder_point') ? checks.units('item.reorder_point', item?.reorderPoint ?? 0n, 0n, LIMITS.reorder_point_max) : undefined,
     };
-    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    const key = checks.idempotencyKey('idempotency_key', request.idempotencyKey);
     checks.done();
     return { item: itemMessage(await this.domain.catalog.updateItem(callContext(context), changes, key)) };
   };
 
   checkAvailability: Impl['checkAvailability'] = async (request, context) => {
-    const checks = new Checks();
-    const lines = checks.lines('items', request.items, 1);
+    const checks = new RequestCheck();
+    const lines = orderLines(checks, 'items', request.items, 1);
     checks.done();
     const result = await this.domain.orders.checkAvailability(callContext(context), lines);
     return {
@@ -161,40 +156,40 @@ export class InventoryHandler implements Impl {
   };
 
   reserve: Impl['reserve'] = async (request, context) => {
-    const checks = new Checks();
+    const checks = new RequestCheck();
     const input = {
-      lines: checks.lines('items', request.items, 1),
+      lines: orderLines(checks, 'items', request.items, 1),
       reference: checks.text('reference', request.reference, TEXT.order_reference),
       ttl_ms: lifetime(checks, 'ttl', request.ttl, this.domain.hold_policy),
     };
-    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    const key = checks.idempotencyKey('idempotency_key', request.idempotencyKey);
     checks.done();
     return holdResponse(await this.domain.orders.reserve(callContext(context), input, key));
   };
 
   release: Impl['release'] = async (request, context) => {
-    const checks = new Checks();
-    const input = { lines: checks.lines('items', request.items, 0), reference: checks.text('reference', request.reference, TEXT.order_reference) };
-    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    const checks = new RequestCheck();
+    const input = { lines: orderLines(checks, 'items', request.items, 0), reference: checks.text('reference', request.reference, TEXT.order_reference) };
+    const key = checks.idempotencyKey('idempotency_key', request.idempotencyKey);
     checks.done();
     return holdResponse(await this.domain.orders.release(callContext(context), input, key));
   };
 
   commitOutbound: Impl['commitOutbound'] = async (request, context) => {
-    const checks = new Checks();
+    const checks = new RequestCheck();
     const input = {
-      lines: checks.lines('items', request.items, 1),
+      lines: orderLines(checks, 'items', request.items, 1),
       reference: checks.text('reference', request.reference, TEXT.order_reference),
       notes: checks.text('notes', request.notes, TEXT.notes),
     };
-    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    const key = checks.idempotencyKey('idempotency_key', request.idempotencyKey);
     checks.done();
     const result = await this.domain.orders.commitOutbound(callContext(context), input, key);
     return { ...holdResponse(result), movements: result.movements.map(movementMessage) };
   };
 
   getReservation: Impl['getReservation'] = async (request, context) => {
-    const checks = new Checks();
+    const checks = new RequestCheck();
     const reference = checks.text('reference', request.reference, TEXT.order_reference);
     checks.done();
     const lines = await this.domain.orders.getReservation(callContext(context), reference);
@@ -206,18 +201,18 @@ export class InventoryHandler implements Impl {
   };
 
   extendReservation: Impl['extendReservation'] = async (request, context) => {
-    const checks = new Checks();
+    const checks = new RequestCheck();
     const reference = checks.text('reference', request.reference, TEXT.order_reference);
     const ttl_ms = lifetime(checks, 'ttl', request.ttl, this.domain.hold_policy, true);
-    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    const key = checks.idempotencyKey('idempotency_key', request.idempotencyKey);
     checks.done();
     const lines = await this.domain.holds.extend(callContext(context), { reference, ttl_ms: ttl_ms! }, key);
     return { reference, lines: lines.map(reservationLineMessage) };
   };
 
   listReservations: Impl['listReservations'] = async (request, context) => {
-    const checks = new Checks();
-    const size = checks.pageSize('page_size', request.pageSize);
+    const checks = new RequestCheck();
+    const size = checks.pageSize('page_size', request.pageSize, PAGE_SIZE);
     const state = RESERVATION_STATES[request.state];
     if (state === null || !(request.state in RESERVATION_STATES)) checks.fail('state', `is not a known reservation state: ${request.state}`);
     const filter: ReservationFilter = {
@@ -246,7 +241,7 @@ export class InventoryHandler implements Impl {
   };
 
   adjustInventory: Impl['adjustInventory'] = async (request, context) => {
-    const checks = new Checks();
+    const checks = new RequestCheck();
     const delta = request.quantityDelta;
     if (delta === 0n) checks.fail('quantity_delta', 'must not be zero');
     const input = {
@@ -254,18 +249,18 @@ export class InventoryHandler implements Impl {
       quantity_delta: checks.units('quantity_delta', delta, -LIMITS.quantity_max, LIMITS.quantity_max),
       reason: checks.text('reason', request.reason, TEXT.reason),
     };
-    const key = checkIdempotencyKey('idempotency_key', request.idempotencyKey);
+    const key = checks.idempotencyKey('idempotency_key', request.idempotencyKey);
     checks.done();
     return stockResponse(await this.domain.stock.adjust(callContext(context), input, key));
   };
 
   listMovements: Impl['listMovements'] = async (request, context) => {
-    const checks = new Checks();
-    const size = checks.pageSize('page_size', request.pageSize);
+    const checks = new RequestCheck();
+    const size = checks.pageSize('page_size', request.pageSize, PAGE_SIZE);
     const type = movementTypeFromMessage(request.type);
     if (type === null) checks.fail('type', `is not a known movement type: ${request.type}`);
     const filter: MovementFilter = {
-      item_id: request.itemId === '' ? undefined : checks.uuid('item_id', request.itemId),
+      item_id: request.itemId === '' ? undefined : checks.id('item_id', request.itemId),
       product_id: request.productId === '' ? undefined : checks.text('product_id', request.productId, TEXT.product_id),
       type: type ?? undefined,
       reference: request.reference === '' ? undefined : checks.text('reference', request.reference, TEXT.optional_reference),

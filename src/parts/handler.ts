@@ -8,7 +8,7 @@ import type { FieldMask } from '@bufbuild/protobuf/wkt';
 import { PartsService } from '../../gen/stockroom/parts/v1/parts_service_pb.js';
 import type { Location, Part } from '../../gen/stockroom/parts/v1/resources_pb.js';
 import { callContext } from '../server/context.js';
-import { PART_QUANTITY, UNIT_COST } from '../shared/decimal.js';
+import { COUNTED_QUANTITY, PART_QUANTITY, QUANTITY_DELTA, UNIT_COST } from '../shared/decimal.js';
 import type { Catalog } from './catalog.js';
 import {
   batchMessage,
@@ -24,7 +24,7 @@ import {
   workOrderHoldMessage,
 } from './convert.js';
 import type { InventoryHealth, HealthFinding } from './health.js';
-import { checked, COUNTED_QUANTITY, QUANTITY_DELTA, type FieldCheck, type RequestCheck } from './input.js';
+import { checked, pageRequest, type FieldCheck, type RequestCheck } from './input.js';
 import { LIMITS } from './limits.js';
 import type { LocationFields, MovementType, PartFields } from './model.js';
 import type { StockQueries } from './queries.js';
@@ -68,13 +68,11 @@ function locationFields(check: FieldCheck, location: Location | undefined, prefi
 
 /** The mask's paths, each one of `allowed`; "*" means all. */
 function maskPaths<Name extends string>(check: RequestCheck, mask: FieldMask | undefined, allowed: readonly Name[]): Name[] {
-  const paths = mask?.paths ?? [];
-  check.require(paths.length > 0, 'update_mask', `is required: name the fields to change (${allowed.join(', ')}, or *)`);
-  if (paths.includes('*')) return [...allowed];
-  for (const path of paths) {
-    check.require((allowed as readonly string[]).includes(path), 'update_mask', `"${path}" cannot be changed; use ${allowed.join(', ')} or *`);
-  }
-  return paths.filter((path): path is Name => (allowed as readonly string[]).includes(path));
+  return check.maskPaths('update_mask', mask?.paths ?? [], allowed);
+}
+
+function workOrderId(check: RequestCheck, value: string): string {
+  return check.text('work_order_id', value, { min: 1, max: LIMITS.work_order_id_length_max, trimmed: true });
 }
 
 /** Only the masked fields, each checked with the create rules. */
@@ -120,7 +118,7 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
           make: check.text('make', request.make, { min: 0, max: LIMITS.attribute_length_max }),
           text: check.text('text', request.text, { min: 0, max: LIMITS.text_filter_length_max }),
         },
-        page: check.page(request.pageSize, request.pageToken),
+        page: pageRequest(check, request.pageSize, request.pageToken),
       }));
       const listed = await catalog.listParts(ctx(context), filter, page);
       return { parts: listed.items.map(partMessage), nextPageToken: listed.next_page_token };
@@ -163,7 +161,7 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
     async listLocations(request, context) {
       const { site, page } = checked((check) => ({
         site: check.text('site', request.site, { min: 0, max: LIMITS.site_length_max }),
-        page: check.page(request.pageSize, request.pageToken),
+        page: pageRequest(check, request.pageSize, request.pageToken),
       }));
       const listed = await catalog.listLocations(ctx(context), site, page);
       return { locations: listed.items.map(locationMessage), nextPageToken: listed.next_page_token };
@@ -201,7 +199,7 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
     async issueToWorkOrder(request, context) {
       const { input, key } = checked((check) => ({
         input: {
-          work_order_id: check.workOrderId('work_order_id', request.workOrderId),
+          work_order_id: workOrderId(check, request.workOrderId),
           part_id: check.id('part_id', request.partId),
           location_id: check.id('location_id', request.locationId),
           qty: check.decimal('qty', request.qty, PART_QUANTITY),
@@ -214,7 +212,7 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
     async returnFromWorkOrder(request, context) {
       const { input, key } = checked((check) => ({
         input: {
-          work_order_id: check.workOrderId('work_order_id', request.workOrderId),
+          work_order_id: workOrderId(check, request.workOrderId),
           part_id: check.id('part_id', request.partId),
           location_id: check.id('location_id', request.locationId),
           qty: check.decimal('qty', request.qty, PART_QUANTITY),
@@ -291,7 +289,7 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
     async getOnHand(request, context) {
       const { filter, page } = checked((check) => ({
         filter: { part_id: check.optionalId('part_id', request.partId), location_id: check.optionalId('location_id', request.locationId) },
-        page: check.page(request.pageSize, request.pageToken),
+        page: pageRequest(check, request.pageSize, request.pageToken),
       }));
       const listed = await queries.onHand(ctx(context), filter, page);
       return {
@@ -318,7 +316,7 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
           location_id: check.optionalId('location_id', request.locationId),
           include_empty: request.includeEmpty,
         },
-        page: check.page(request.pageSize, request.pageToken),
+        page: pageRequest(check, request.pageSize, request.pageToken),
       }));
       const listed = await queries.batches(ctx(context), filter, page);
       return { batches: listed.items.map(batchMessage), nextPageToken: listed.next_page_token };
@@ -341,7 +339,7 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
             from_time: check.timestamp('from_time', request.fromTime),
             to_time: check.timestamp('to_time', request.toTime),
           },
-          page: check.page(request.pageSize, request.pageToken),
+          page: pageRequest(check, request.pageSize, request.pageToken),
         };
       });
       const listed = await queries.movements(ctx(context), filter, page);
@@ -351,7 +349,7 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
     async getLocationsOnHand(request, context) {
       const { part_id, page } = checked((check) => ({
         part_id: check.id('part_id', request.partId),
-        page: check.page(request.pageSize, request.pageToken),
+        page: pageRequest(check, request.pageSize, request.pageToken),
       }));
       const listed = await queries.locationsOnHand(ctx(context), part_id, page);
       return {
@@ -414,8 +412,8 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
 
     async getWorkOrderParts(request, context) {
       const { work_order_id, page } = checked((check) => ({
-        work_order_id: check.workOrderId('work_order_id', request.workOrderId),
-        page: check.page(request.pageSize, request.pageToken),
+        work_order_id: workOrderId(check, request.workOrderId),
+        page: pageRequest(check, request.pageSize, request.pageToken),
       }));
       const found = await queries.workOrderParts(ctx(context), work_order_id, page);
       return {
@@ -464,7 +462,7 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
           location_id: check.optionalId('location_id', request.locationId),
           only_differences: request.onlyDifferences,
         },
-        page: check.page(request.pageSize, request.pageToken),
+        page: pageRequest(check, request.pageSize, request.pageToken),
       }));
       const listed = await health.reconcile(ctx(context), filter, page);
       return {

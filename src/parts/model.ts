@@ -9,7 +9,8 @@
 import type { DecimalValue } from '../shared/decimal.js';
 
 /** Microseconds since 1970-01-01T00:00:00Z. */
-export type Micros = bigint;
+import type { Micros } from '../shared/request-check.js';
+export type { Micros };
 
 export const MOVEMENT_TYPES = ['RECEIVE', 'ISSUE', 'RETURN', 'TRANSFER_OUT', 'TRANSFER_IN', 'ADJUSTMENT', 'RTV_OUT', 'COUNT_ADJUST'] as const;
 export type MovementType = (typeof MOVEMENT_TYPES)[number];

@@ -27,6 +27,29 @@ export interface Shortage {
 
 export type Metadata = Record<string, string>;
 
+/** Most characters of one client value that an error quotes. */
+export const INPUT_ECHO_CHARS_MAX = 64;
+
+/**
+ * The one place that bounds client input repeated in an error (messages,
+ * BadRequest descriptions, ErrorInfo metadata): the first `max` characters
+ * and, when cut, the original length, e.g. `abc… (1048576 chars)`. Errors
+ * travel in HTTP/2 trailers, which clients cap at 8 KiB or less, so an
+ * unbounded echo turns a clear INVALID_ARGUMENT into a broken stream.
+ */
+export function capInput(value: string, quote = false, max = INPUT_ECHO_CHARS_MAX): string {
+  const whole = value.length <= max;
+  // Never split a surrogate pair: the cut text must still be valid UTF-16.
+  const shown = whole ? value : value.slice(0, /[\uD800-\uDBFF]/.test(value[max - 1]) ? max - 1 : max);
+  const text = quote ? JSON.stringify(shown) : shown;
+  return whole ? text : `${text}… (${value.length} chars)`;
+}
+
+/** Client input quoted in a message: capped, in quotes, control characters escaped. */
+export function quoteInput(value: string): string {
+  return capInput(value, true);
+}
+
 export abstract class DomainError extends Error {
   abstract readonly kind:
     | 'invalid_argument'
@@ -77,9 +100,9 @@ export class NotFoundError extends DomainError {
     readonly field?: string,
   ) {
     super(
-      `${resource_type} "${resource_name}" not found`,
+      `${resource_type} ${quoteInput(resource_name)} not found`,
       `${resource_type.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}_NOT_FOUND`,
-      { resourceType: resource_type, resourceName: resource_name },
+      { resourceType: resource_type, resourceName: capInput(resource_name) },
     );
   }
 }
@@ -91,9 +114,9 @@ export class AlreadyExistsError extends DomainError {
     readonly resource_name: string,
   ) {
     super(
-      `${resource_type} "${resource_name}" already exists`,
+      `${resource_type} ${quoteInput(resource_name)} already exists`,
       `${resource_type.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}_ALREADY_EXISTS`,
-      { resourceType: resource_type, resourceName: resource_name },
+      { resourceType: resource_type, resourceName: capInput(resource_name) },
     );
   }
 }

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { IDEMPOTENCY_PURGE_TASK } from '../db/migrations/Migration0005IdempotencyPurge.js';
 import { sql, type TransactionRunner, type Tx } from '../db/transaction.js';
 import type { CallContext } from './caller.js';
-import { FailedPreconditionError, InvalidArgumentError } from './errors.js';
+import { FailedPreconditionError, InvalidArgumentError, quoteInput } from './errors.js';
 import { decodeTaggedJson, encodeTaggedJson } from './tagged-json.js';
 
 export const IDEMPOTENCY_KEY_MAX_LENGTH = 128;
@@ -153,7 +153,7 @@ export class IdempotencyStore {
     const [row] = await tx.query<{ request_hash: Buffer; response: string | null }>(READ, [tx.caller.tenant_id, call.method, call.key]);
     if (!row || !row.request_hash.equals(request_hash)) {
       throw new FailedPreconditionError(
-        `idempotency key "${call.key}" was already used with a different request`,
+        `idempotency key ${quoteInput(call.key ?? '')} was already used with a different request`,
         'IDEMPOTENCY_KEY_REUSED',
         { idempotencyKey: call.key ?? '', method: call.method },
       );
