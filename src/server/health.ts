@@ -23,6 +23,7 @@ import {
   HealthListResponseSchema,
 } from '../../gen/grpc/health/v1/health_pb.js';
 import { errorInfo } from './errors.js';
+import { quoteInput } from '../shared/errors.js';
 
 /** The protocol's status values: UNKNOWN, SERVING, NOT_SERVING, SERVICE_UNKNOWN. */
 export const ServingStatus = HealthCheckResponse_ServingStatus;
@@ -286,7 +287,7 @@ export function registerHealth(router: ConnectRouter, state: HealthState, limits
     async check(request) {
       const status = await state.status(request.service);
       if (status === ServingStatus.SERVICE_UNKNOWN) {
-        throw new ConnectError(`unknown service: ${request.service}`, Code.NotFound);
+        throw new ConnectError(`unknown service: ${quoteInput(request.service)}`, Code.NotFound);
       }
       return create(HealthCheckResponseSchema, { status });
     },

@@ -1,13 +1,16 @@
 /**
  * Cross-cutting work around every RPC, outermost first:
- *   logging → error mapping → admission (shutdown) → authentication/authorization.
+ *   logging → error mapping → strict decoding (unknown fields) → admission
+ *   (shutdown) → authentication/authorization.
+ * Errors Connect raises before these run are completed and logged by the
+ * error boundary (error-boundary.ts).
  */
-import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from '@connectrpc/connect';
+import { Code, ConnectError, createContextKey, type ContextValues, type Interceptor, type StreamResponse, type UnaryResponse } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import { PermissionDeniedError, UnavailableError } from '../shared/errors.js';
 import type { TokenVerifier } from './auth.js';
 import { CALLER_KEY } from './context.js';
-import { errorInfo, toConnectError, type DetailMapper } from './errors.js';
+import { errorDomain, errorInfo, toConnectError, type DetailMapper } from './errors.js';
 import { METHOD_ROLES, REFLECTION_METHODS, satisfies, type Requirement } from './permissions.js';
 
 /**
@@ -36,29 +39,41 @@ export function methodName(request: { service: { typeName: string }; method: { n
   return `${request.service.typeName}/${request.method.name}`;
 }
 
-/** One log line per RPC: method, code, duration, caller; never message bodies. */
+/** Marks a call whose log line the logging interceptor writes (see error-boundary.ts). */
+export const RPC_LOGGED_KEY = createContextKey(false, { description: 'rpc log line written by the logging interceptor' });
+
+interface LoggedCall {
+  readonly method: string;
+  readonly header: Headers;
+  readonly contextValues: ContextValues;
+}
+
+/** The one log line of an RPC: method, code, reason, duration, caller; never message bodies. */
+export function logRpc(logger: Logger, call: LoggedCall, started_ms: number, error?: unknown): void {
+  const caller = call.contextValues.get(CALLER_KEY);
+  const fields = {
+    method: call.method,
+    protocol: call.header.get('content-type')?.split(';')[0],
+    duration_ms: Math.round((performance.now() - started_ms) * 100) / 100,
+    tenant: caller?.tenant_id,
+    subject: caller?.subject,
+  };
+  if (error === undefined) {
+    logger.info({ ...fields, code: 'OK' }, 'rpc');
+    return;
+  }
+  const connect_error = ConnectError.from(error);
+  const level = connect_error.code === Code.Internal || connect_error.code === Code.Unknown ? 'error' : 'info';
+  logger[level]({ ...fields, code: Code[connect_error.code], reason: reasonOf(connect_error) }, 'rpc');
+}
+
+/** One log line per RPC that reaches the interceptors. */
 export function loggingInterceptor(logger: Logger): Interceptor {
   return (next) => async (request) => {
     const started = performance.now();
-    const fields = () => {
-      const caller = request.contextValues.get(CALLER_KEY);
-      return {
-        method: methodName(request),
-        protocol: request.header.get('content-type')?.split(';')[0],
-        duration_ms: Math.round((performance.now() - started) * 100) / 100,
-        tenant: caller?.tenant_id,
-        subject: caller?.subject,
-      };
-    };
-    const log = (error?: unknown) => {
-      if (error === undefined) {
-        logger.info({ ...fields(), code: 'OK' }, 'rpc');
-        return;
-      }
-      const connect_error = ConnectError.from(error);
-      const level = connect_error.code === Code.Internal || connect_error.code === Code.Unknown ? 'error' : 'info';
-      logger[level]({ ...fields(), code: Code[connect_error.code], reason: reasonOf(connect_error) }, 'rpc');
-    };
+    request.contextValues.set(RPC_LOGGED_KEY, true);
+    const call = { method: methodName(request), header: request.header, contextValues: request.contextValues };
+    const log = (error?: unknown) => logRpc(logger, call, started, error);
     try {
       return whenFinished(await next(request), log);
     } catch (error) {
@@ -73,11 +88,6 @@ export function reasonOf(error: ConnectError): string | undefined {
     if ('desc' in detail && detail.desc.typeName === 'google.rpc.ErrorInfo') return (detail.value as { reason?: string }).reason;
   }
   return undefined;
-}
-
-/** The ErrorInfo domain of a service's errors: its package, e.g. `stockroom.parts.v1`. */
-function errorDomain(request: { service: { typeName: string } }): string {
-  return request.service.typeName.replace(/\.[A-Za-z]+$/, '');
 }
 
 /**
@@ -97,7 +107,7 @@ export class Admission {
   interceptor(): Interceptor {
     return (next) => async (request) => {
       if (this.draining) throw new UnavailableError('server is shutting down; retry on another instance');
-      if (this.in_flight >= this.max_calls_in_flight) throw this.tooManyCalls(errorDomain(request));
+      if (this.in_flight >= this.max_calls_in_flight) throw this.tooManyCalls(errorDomain(request.service.typeName));
       this.in_flight++;
       const finished = () => {
         this.in_flight--;
@@ -137,14 +147,26 @@ export class Admission {
   }
 }
 
-/** Maps every error leaving a handler (or the auth step) to a status with one ErrorInfo. */
+/** Maps every error leaving a handler (or the auth step), unary or streaming, to a status with one ErrorInfo. */
 export function errorInterceptor(logger: Logger, mappers: ReadonlyMap<string, DetailMapper>): Interceptor {
   return (next) => async (request) => {
+    const map = (error: unknown) => toConnectError(error, errorDomain(request.service.typeName), logger, mappers.get(request.service.typeName));
+    let response: UnaryResponse | StreamResponse;
     try {
-      return await next(request);
+      response = await next(request);
     } catch (error) {
-      throw toConnectError(error, errorDomain(request), logger, mappers.get(request.service.typeName));
+      throw map(error);
     }
+    if (!response.stream) return response;
+    const messages = response.message;
+    async function* mapped() {
+      try {
+        yield* messages;
+      } catch (error) {
+        throw map(error);
+      }
+    }
+    return { ...response, message: mapped() };
   };
 }
 

@@ -18,11 +18,13 @@ import { consoleFiles } from './console.js';
 import { applyDeadlines } from './deadlines.js';
 import type { DetailMapper } from './errors.js';
 import { Connections } from './connections.js';
+import { errorBoundary } from './error-boundary.js';
 import { HealthState, registerHealth } from './health.js';
 import { Admission, authInterceptor, errorInterceptor, loggingInterceptor } from './interceptors.js';
 import type { ServiceModule } from './module.js';
 import { DESCRIPTOR_SET_PATH, loadDescriptorSet } from './descriptor-set.js';
 import { registerReflection } from './reflection.js';
+import { strictRouter, unknownFieldInterceptor } from './strict-decoding.js';
 
 export interface ServerDependencies {
   readonly config: Config;
@@ -61,7 +63,8 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
   const services = [...modules.map((module) => module.service), Health];
   observability.prepareMethods(services);
   const routes = (router: ConnectRouter) => {
-    for (const module of modules) module.register(router);
+    const strict = strictRouter(router);
+    for (const module of modules) module.register(strict);
     registerHealth(router, health, { max_watches: config.connection.max_health_watches });
     registerReflection(router, { services, files: descriptor_files });
   };
@@ -75,9 +78,11 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
       loggingInterceptor(logger),
       ...observability.metricsInterceptors(),
       errorInterceptor(logger, mappers),
+      unknownFieldInterceptor(),
       (next) => (request) => (ALWAYS_ADMITTED.has(request.service.typeName) ? next(request) : admit(next)(request)),
       authInterceptor(dependencies.verifier, { reflection_requires_auth: config.auth.reflection_requires_auth }),
     ],
+    requestGate: errorBoundary(logger),
     readMaxBytes: config.max_message_bytes,
     writeMaxBytes: config.max_message_bytes,
     maxTimeoutMs: config.max_deadline_ms,
