@@ -16,6 +16,7 @@ import { startHoldSweeper } from './shared/hold-sweeper.js';
 import { IdempotencyStore, purgeExpiredKeys } from './shared/idempotency.js';
 import { INVENTORY_HOLD_EXPIRY } from './inventory/holds.js';
 import { PARTS_HOLD_EXPIRY } from './parts/work-order-holds.js';
+import { configurePageTokens } from './shared/page-token.js';
 
 export interface Stockroom {
   readonly server: RunningServer;
@@ -33,6 +34,9 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
     );
   }
   const verifier = new TokenVerifier(config.auth);
+  const page_token_secret = config.page_token_secret ?? config.auth.hs256_secret;
+  if (page_token_secret !== undefined) configurePageTokens(page_token_secret);
+  else logger.warn('STOCKROOM_PAGE_TOKEN_SECRET is not set: page tokens are signed with a key of this process and are refused by other replicas');
   const observability = new Observability(config, logger);
   const database = await openDatabase(config, logger);
   observability.watchPool(await database.pool(), config.database_pool_max);

@@ -97,7 +97,7 @@ export class Catalog {
   /** Items ordered by product id; the page token carries the last product id. */
   listItems(context: CallContext, filter: ItemFilter, page: { size: number; token: string }): Promise<Page<ItemView>> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'inventory.items', filter };
-    const after = decodePageToken(page.token, scope, 1)?.[0];
+    const after = decodePageToken(page.token, scope, ['text'])?.[0];
     return this.runner.run(
       context,
       async (tx) => {

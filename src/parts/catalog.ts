@@ -179,7 +179,7 @@ export class Catalog {
   /** Parts ordered by part number; the page token carries the last part number. */
   listParts(context: CallContext, filter: PartFilter, page: PageRequest): Promise<Page<PartView>> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.parts', filter };
-    const after = decodePageToken(page.page_token, scope, 1);
+    const after = decodePageToken(page.page_token, scope, ['text']);
     return this.runner.run(
       context,
       async (tx) => {
@@ -234,7 +234,7 @@ export class Catalog {
   /** Locations ordered by site, then name; the page token carries both. */
   listLocations(context: CallContext, site: string, page: PageRequest): Promise<Page<LocationView>> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.locations', filter: { site } };
-    const after = decodePageToken(page.page_token, scope, 2);
+    const after = decodePageToken(page.page_token, scope, ['text', 'text']);
     return this.runner.run(
       context,
       async (tx) => {

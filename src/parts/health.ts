@@ -235,7 +235,7 @@ export class InventoryHealth {
   /** Per part and location: ledger sum, layer sum and balance, and layers that disagree with their own movements. */
   reconcile(context: CallContext, filter: ReconcileFilter, page: PageRequest): Promise<Page<ReconcileRow>> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.reconcile', filter };
-    const after = decodePageToken(page.page_token, scope, 3);
+    const after = decodePageToken(page.page_token, scope, ['text', 'text', 'text']);
     return this.runner.run(
       context,
       async (tx) => {

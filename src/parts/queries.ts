@@ -121,7 +121,7 @@ export class StockQueries {
   /** Balances with their value at layer cost, by part number, site and location name. */
   onHand(context: CallContext, filter: PlaceFilter, page: PageRequest): Promise<Page<OnHandView>> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.on-hand', filter };
-    const after = decodePageToken(page.page_token, scope, 3);
+    const after = decodePageToken(page.page_token, scope, ['text', 'text', 'text']);
     return this.runner.run(
       context,
       async (tx) => {
@@ -175,7 +175,7 @@ export class StockQueries {
    */
   batches(context: CallContext, filter: PlaceFilter & { include_empty: boolean }, page: PageRequest): Promise<Page<BatchView>> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.batches', filter };
-    const after = decodePageToken(page.page_token, scope, 4);
+    const after = decodePageToken(page.page_token, scope, ['uuid', 'uuid', 'integer', 'uuid']);
     return this.runner.run(
       context,
       async (tx) => {
@@ -219,7 +219,7 @@ export class StockQueries {
   /** The ledger, newest first (descending id). */
   movements(context: CallContext, filter: MovementFilter, page: PageRequest): Promise<Page<MovementView>> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.movements', filter };
-    const after = decodePageToken(page.page_token, scope, 1);
+    const after = decodePageToken(page.page_token, scope, ['integer']);
     return this.runner.run(
       context,
       async (tx) => {
@@ -250,7 +250,7 @@ export class StockQueries {
   /** Every location of the tenant with its quantity of the part, zero included, by site and name. */
   locationsOnHand(context: CallContext, part_id: string, page: PageRequest): Promise<PartLocationsOnHand> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.locations-on-hand', filter: { part_id } };
-    const after = decodePageToken(page.page_token, scope, 2);
+    const after = decodePageToken(page.page_token, scope, ['text', 'text']);
     return this.runner.run(
       context,
       async (tx) => {
@@ -288,7 +288,7 @@ export class StockQueries {
   /** A work order's lines (paged, oldest first), its exact total cost and net use per part and location. */
   workOrderParts(context: CallContext, work_order_id: string, page: PageRequest): Promise<WorkOrderParts> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.work-order-lines', filter: { work_order_id } };
-    const after = decodePageToken(page.page_token, scope, 1);
+    const after = decodePageToken(page.page_token, scope, ['integer']);
     return this.runner.run(
       context,
       async (tx) => {

@@ -52,6 +52,12 @@ export interface Config {
   readonly tls_cert_file?: string;
   readonly tls_key_file?: string;
   readonly auth: AuthConfig;
+  /**
+   * Signs page tokens (src/shared/page-token.ts). Replicas must share it;
+   * defaults to a key derived from the HS256 JWT secret, or a random key per
+   * process when tokens are verified with public keys (JWKS).
+   */
+  readonly page_token_secret?: string;
   readonly metrics: MetricsConfig;
   /** Undefined unless an OTLP endpoint is configured: tracing is off. */
   readonly tracing?: TracingConfig;
@@ -276,6 +282,7 @@ export function loadConfig(env: Environment = process.env): Config {
     tls_cert_file,
     tls_key_file,
     auth: loadAuth(env, database_url === undefined),
+    page_token_secret: text(env, 'STOCKROOM_PAGE_TOKEN_SECRET'),
     metrics: loadMetrics(env),
     tracing: loadTracing(env),
   };
