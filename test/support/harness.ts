@@ -302,3 +302,82 @@ export async function createScratchDatabase(prefix: string, options: { defaults?
     },
   };
 }
+
+/** grpc-message (percent-encoded as on the wire) plus base64 grpc-status-details-bin: what one error adds to trailers. */
+export function errorTrailerBytes(error: grpc.ServiceError): number {
+  let message_bytes = 0;
+  for (const byte of Buffer.from(error.details ?? '', 'utf8')) message_bytes += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? 1 : 3;
+  const [raw] = error.metadata?.get('grpc-status-details-bin') ?? [];
+  return message_bytes + (raw ? Buffer.from(raw as Buffer).toString('base64').length : 0);
+}
+
+/**
+ * Sends raw bytes as the request message of a unary method over grpc-js,
+ * the way a client with another protobuf library (or a broken one) would.
+ */
+export function rawGrpcCall(stockroom: TestStockroom, path: string, message: Uint8Array, token?: string): Promise<{ ok: true } | { ok: false; error: grpc.ServiceError }> {
+  const client = new grpc.Client(stockroom.address, grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  if (token) metadata.set('authorization', `Bearer ${token}`);
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      path,
+      (bytes: Uint8Array) => Buffer.from(bytes),
+      (bytes: Buffer) => bytes,
+      message,
+      metadata,
+      { deadline: Date.now() + 30_000 },
+      (error: grpc.ServiceError | null) => {
+        client.close();
+        resolve(error ? { ok: false, error } : { ok: true });
+      },
+    );
+  });
+}
+
+export interface ConnectJsonAnswer {
+  readonly status: number;
+  /** The Connect error code (`invalid_argument`), or undefined on success. */
+  readonly code: string | undefined;
+  readonly message: string | undefined;
+  readonly body_bytes: number;
+  readonly errorInfos: ErrorInfo[];
+  readonly badRequest: BadRequest | undefined;
+  readonly body: any;
+}
+
+/** POSTs a body to a unary method with the Connect protocol in JSON over HTTP/1.1 (fetch), as curl or a browser would. */
+export async function connectJsonCall(stockroom: TestStockroom, path: string, body: string | Uint8Array, token?: string): Promise<ConnectJsonAnswer> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'connect-protocol-version': '1' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(`${stockroom.url}${path}`, { method: 'POST', headers, body });
+  const bytes = Buffer.from(await response.arrayBuffer());
+  const parsed = bytes.length > 0 ? JSON.parse(bytes.toString('utf8')) : {};
+  const decode = <T>(type: string, schema: DescMessage) =>
+    ((parsed.details ?? []) as { type: string; value: string }[])
+      .filter((detail) => detail.type === type)
+      .map((detail) => fromBinary(schema, Buffer.from(detail.value, 'base64')) as T);
+  return {
+    status: response.status,
+    code: response.ok ? undefined : parsed.code,
+    message: response.ok ? undefined : parsed.message,
+    body_bytes: bytes.length,
+    errorInfos: response.ok ? [] : decode<ErrorInfo>('google.rpc.ErrorInfo', ErrorInfoSchema),
+    badRequest: response.ok ? undefined : decode<BadRequest>('google.rpc.BadRequest', BadRequestSchema)[0],
+    body: parsed,
+  };
+}
+
+/** Rows a tenant has in every table with a tenant_id column: a test's proof that nothing was written. */
+export async function tenantRowCounts(tenant: string): Promise<Record<string, number>> {
+  const tables = await rawQuery<{ table_name: string }>(
+    `select table_name from information_schema.columns
+     where column_name = 'tenant_id' and table_schema = current_schema() and table_name not like 'pg_%' order by table_name`,
+  );
+  const counts: Record<string, number> = {};
+  for (const { table_name } of tables) {
+    const [row] = await rawQuery<{ count: string }>(`select count(*)::text as count from "${table_name}" where tenant_id::text = $1`, [tenant]);
+    counts[table_name] = Number(row.count);
+  }
+  return counts;
+}
