@@ -1571,6 +1571,10 @@ export const ReservationStateSchema: GenEnum<ReservationState> = /*@__PURE__*/
  *     notes: at most 1,000; reason: 1 to 500; idempotency_key: at most 128
  *     printable ASCII characters; no string may contain control characters;
  *   - page_size: default 50, at most 500 (larger values are reduced to 500);
+ *     page_token is opaque and signed: a changed token is INVALID_PAGE_TOKEN;
+ *   - requests are decoded strictly, in JSON and binary: an unknown field is
+ *     UNKNOWN_FIELD, an int64 that is not decimal digits ("0x10", "1e3") is
+ *     INVALID_INTEGER, invalid UTF-8 is INVALID_UTF8;
  *   - one order reference holds at most 1,000 distinct products
  *     (FAILED_PRECONDITION RESERVATION_PRODUCT_LIMIT_EXCEEDED), so GetReservation
  *     and a release of everything stay bounded.

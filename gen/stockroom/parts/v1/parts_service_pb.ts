@@ -2564,6 +2564,10 @@ export const ReleaseWorkOrderReservationResponseSchema: GenMessage<ReleaseWorkOr
  * Limits, enforced with INVALID_ARGUMENT naming the field (google.rpc.BadRequest)
  * unless stated otherwise:
  *   - ids are UUIDs (movement and work-order line ids: decimal integers);
+ *   - requests are decoded strictly, in JSON and binary: an unknown field is
+ *     UNKNOWN_FIELD, an integer that is not decimal digits is INVALID_INTEGER,
+ *     invalid UTF-8 is INVALID_UTF8; page_token is opaque and signed (a changed
+ *     token is INVALID_PAGE_TOKEN); decimals follow the grammar of resources.proto;
  *   - part_number: 1 to 64 characters; name: 1 to 200; description: at most
  *     2,000; make, category, component: at most 100; site: 1 to 64; location
  *     name: 1 to 100; work_order_id: 1 to 128; receipt_id: at most 128;
