@@ -23,10 +23,16 @@ export function errorBoundary(logger: Logger): (context: HandlerContext) => void
       const reason: unknown = context.signal.reason;
       // A call that ends well aborts with a plain AbortError: nothing to do.
       if (!(reason instanceof ConnectError)) return;
-      completeProtocolError(reason, errorDomain(context.service.typeName));
-      if (context.values.get(RPC_LOGGED_KEY)) return;
-      const method = `${context.service.typeName}/${context.method.name}`;
-      logRpc(logger, { method, header: context.requestHeader, contextValues: context.values }, started, reason);
+      // An exception in an abort listener would be an uncaught exception of
+      // the process; this one must never throw.
+      try {
+        completeProtocolError(reason, errorDomain(context.service.typeName));
+        if (context.values.get(RPC_LOGGED_KEY)) return;
+        const method = `${context.service.typeName}/${context.method.name}`;
+        logRpc(logger, { method, header: context.requestHeader, contextValues: context.values }, started, reason);
+      } catch (error) {
+        logger.error({ err: error }, 'error boundary failed');
+      }
     };
     context.signal.addEventListener('abort', ended, { once: true });
   };
