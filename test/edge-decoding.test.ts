@@ -207,6 +207,7 @@ test('point 6: a forged, tampered or corrupted page token is INVALID_ARGUMENT on
   const lists: [grpc.Client, string, string, object][] = [
     [inventory, inv.token, 'listItems', {}],
     [inventory, inv.token, 'listMovements', {}],
+    [inventory, inv.token, 'reconcile', {}],
     [parts, prt.token, 'listParts', {}],
     [parts, prt.token, 'listLocations', {}],
     [parts, prt.token, 'getOnHand', {}],

@@ -11,7 +11,8 @@ import type {
 } from '../../gen/stockroom/inventory/v1/inventory_service_pb.js';
 import { callContext } from '../server/context.js';
 import type { HealthFinding, InventoryHealth } from './health.js';
-import { Checks, TEXT } from './validation.js';
+import { RequestCheck } from '../shared/request-check.js';
+import { PAGE_SIZE, TEXT } from './validation.js';
 
 function findingMessage(found: HealthFinding) {
   return {
@@ -40,8 +41,8 @@ export async function checkInventoryHealth(health: InventoryHealth, _request: Ch
 }
 
 export async function reconcile(health: InventoryHealth, request: ReconcileRequest, context: HandlerContext) {
-  const checks = new Checks();
-  const size = checks.pageSize('page_size', request.pageSize);
+  const checks = new RequestCheck();
+  const size = checks.pageSize('page_size', request.pageSize, PAGE_SIZE);
   const filter = {
     product_id: request.productId === '' ? '' : checks.text('product_id', request.productId, TEXT.product_id),
     only_differences: request.onlyDifferences,

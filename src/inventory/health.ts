@@ -146,7 +146,7 @@ export class InventoryHealth {
   /** Per item, in product id order: on_hand, the ledger's sum and last on_hand_after, reserved and the open holds. */
   reconcile(context: CallContext, filter: ReconcileFilter, page: { size: number; token: string }) {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'inventory.reconcile', filter };
-    const after = decodePageToken(page.token, scope, 1);
+    const after = decodePageToken(page.token, scope, ['text']);
     return this.runner.run(
       context,
       async (tx) => {
