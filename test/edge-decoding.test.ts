@@ -353,10 +353,10 @@ test('the fuzz: malformed JSON and protobuf to every write RPC get no OK, no INT
   expect(await tenantRowCounts(inv.tenant)).toEqual(before);
 }, 240_000);
 
-test('point 4: every error, raised before the handler or in it, leaves exactly one log line with its code and reason', async () => {
+test('point 4: every error, raised before the handler or in it (decoding, size limit, auth, domain), carries one ErrorInfo and leaves exactly one log line', async () => {
   const log_lines: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void log_lines.push(JSON.parse(line)) });
-  const logged = await startStockroom({}, { logger });
+  const logged = await startStockroom({ STOCKROOM_MAX_MESSAGE_BYTES: '65536' }, { logger });
   try {
     const tenant = `edge-log-${Date.now()}`;
     const token = await logged.token({ tenant });
@@ -369,10 +369,12 @@ test('point 4: every error, raised before the handler or in it, leaves exactly o
       ['unknown protobuf field', () => rawGrpcCall(logged, path, new Uint8Array([...lengthDelimited(1, [0x41]), ...tag(2000, 0), 1]), token), 'UNKNOWN_FIELD'],
       ['no token', () => connectJsonCall(logged, path, '{"productId":"X","sku":"S","name":"N"}'), 'MISSING_TOKEN'],
       ['not found', () => connectJsonCall(logged, `/${INVENTORY}/GetItem`, '{"productId":"NOPE"}', token), 'PRODUCT_NOT_FOUND'],
+      ['over the size limit', () => rawGrpcCall(logged, path, new Uint8Array(lengthDelimited(1, Buffer.alloc(100_000, 0x41))), token), 'MESSAGE_TOO_LARGE'],
     ];
     for (const [name, attempt, reason] of attempts) {
       const before = log_lines.length;
-      await attempt();
+      const answer = (await attempt()) as { ok?: boolean; error?: grpc.ServiceError };
+      if (answer.error) expect([name, errorDetails(answer.error).errorInfos.length]).toEqual([name, 1]);
       // The log line of a call may follow its response by a tick.
       await new Promise((resolve) => setTimeout(resolve, 50));
       const rpc_lines = log_lines.slice(before).filter((line) => line.msg === 'rpc');
