@@ -195,6 +195,7 @@ test('point 6: a forged, tampered or corrupted page token is INVALID_ARGUMENT on
   for (const productId of ['A', 'B']) {
     await inv.call('createItem', { productId, sku: productId, name: productId });
     await inv.call('recordInbound', { productId, quantity: '3', reference: 'PO' });
+    await inv.call('reserve', { items: [{ productId, quantity: '1' }], reference: `R-${productId}` });
   }
   const prt = await newTenant(stockroom, parts, 'edge-token-parts');
   const p1 = (await prt.call('createPart', { part: { partNumber: 'P-1', name: 'One' } })).part.id;
@@ -207,6 +208,7 @@ test('point 6: a forged, tampered or corrupted page token is INVALID_ARGUMENT on
   const lists: [grpc.Client, string, string, object][] = [
     [inventory, inv.token, 'listItems', {}],
     [inventory, inv.token, 'listMovements', {}],
+    [inventory, inv.token, 'listReservations', {}],
     [inventory, inv.token, 'reconcile', {}],
     [parts, prt.token, 'listParts', {}],
     [parts, prt.token, 'listLocations', {}],

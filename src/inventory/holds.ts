@@ -129,7 +129,7 @@ export class HoldLifetimes {
   /** Lines of every reference, by reference then item id; the token carries the last pair. */
   list(context: CallContext, filter: ReservationFilter, page: { size: number; token: string }): Promise<Page<ReservationLineView>> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'inventory.reservations', filter };
-    const after = decodePageToken(page.token, scope, 2);
+    const after = decodePageToken(page.token, scope, ['text', 'uuid']);
     return this.runner.run(
       context,
       async (tx) => {

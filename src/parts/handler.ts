@@ -373,7 +373,7 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
         check.require(lifetime.problem === undefined, 'ttl', lifetime.problem ?? '');
         return {
           input: {
-            work_order_id: check.workOrderId('work_order_id', request.workOrderId),
+            work_order_id: workOrderId(check, request.workOrderId),
             part_id: check.id('part_id', request.partId),
             location_id: check.id('location_id', request.locationId),
             qty: check.decimal('qty', request.qty, PART_QUANTITY),
@@ -398,7 +398,7 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
         check.require(request.qty === '' || (request.partId !== '' && request.locationId !== ''), 'qty', 'requires part_id and location_id');
         return {
           input: {
-            work_order_id: check.workOrderId('work_order_id', request.workOrderId),
+            work_order_id: workOrderId(check, request.workOrderId),
             part_id: request.partId === '' ? null : check.id('part_id', request.partId),
             location_id: request.locationId === '' ? null : check.id('location_id', request.locationId),
             qty: request.qty === '' ? null : check.decimal('qty', request.qty, PART_QUANTITY),
