@@ -8,6 +8,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
+import { connectionConfig } from '../src/db/session.js';
 import { call, expectError, startStockroom, testDatabaseUrl, uniqueTenant, type TestStockroom } from './support/harness.js';
 
 const IDLE_MS = 400;
@@ -102,7 +103,7 @@ async function lockedItem(): Promise<{ token: string; release: () => Promise<voi
   const inventory = stockroom.grpcClient('stockroom.inventory.v1.InventoryService');
   await call(inventory, 'createItem', { productId: 'HELD', sku: 'H', name: 'Held' }, token);
   await call(inventory, 'recordInbound', { productId: 'HELD', quantity: '9', reference: 'PO' }, token);
-  const client = new pg.Client({ connectionString: testDatabaseUrl() });
+  const client = new pg.Client(connectionConfig(testDatabaseUrl()));
   await client.connect();
   await client.query('begin');
   await client.query('select 1 from inventory_items where tenant_id = $1 and product_id = $2 for update', [tenant, 'HELD']);

@@ -4,7 +4,7 @@
  * this run (and dropped afterwards); otherwise a fresh embedded PostgreSQL
  * is started. With TEST_DATABASE_NON_ISO=1 the database's defaults are set
  * to what a Brazilian DBA might choose (DMY dates in SQL style, São Paulo
- * time, SQL-standard intervals, escaped bytea, a search_path without public),
+ * time, SQL-standard intervals, escaped bytea; see NON_ISO_DEFAULTS),
  * so the run proves that every connection pins its own session settings.
  * Plain .mjs because jest loads global setup without transforms;
  * it imports the compiled sources (`npm test` builds first).

@@ -12,7 +12,7 @@ let scratch: ScratchDatabase;
 let stockroom: TestStockroom;
 
 beforeAll(async () => {
-  scratch = await createScratchDatabase('stockroom_session', { defaults: NON_ISO_DEFAULTS });
+  scratch = await createScratchDatabase('stockroom_session', { defaults: [...NON_ISO_DEFAULTS, `search_path = '"$user"'`] });
   await migrate(scratch.url);
   stockroom = await startStockroom({ STOCKROOM_DATABASE_URL: scratch.url });
 });
