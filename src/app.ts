@@ -50,7 +50,7 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
   let server: RunningServer;
   let modules: ServiceModule[];
   try {
-    modules = stockroomServices({ runner, idempotency, logger, holds: config.holds });
+    modules = stockroomServices({ runner, idempotency, logger, holds: config.holds, events: config.events });
     const probe = async () => {
       const answered = await database.ping();
       if (answered) availability.succeeded();
@@ -80,6 +80,7 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
     async stop() {
       clearInterval(purge_timer);
       await hold_sweeper.stop();
+      for (const module of modules) module.close?.();
       await server.shutdown();
       await observability.stop();
       await database.close();

@@ -79,7 +79,7 @@ export class RawDb {
       (await client.query<Row & pg.QueryResultRow>({ name: statement.name, text: statement.text, values })).rows;
     try {
       // BEGIN with the tenant and timeouts in one round trip, as the service does.
-      await client.query(beginStatement(tenant, this.limits, read_only));
+      await client.query(beginStatement(tenant, this.limits, read_only, 'bench'));
       const result = await work(run);
       await client.query('commit');
       client.release();

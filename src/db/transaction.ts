@@ -106,11 +106,19 @@ export type CancelBackend = (backend_pid: number) => Promise<void>;
  * statements, one round trip instead of two (every transaction pays it).
  * The values are literals here, escaped; the tenant is also a validated
  * name. The last statement answers the backend pid, for cancelling.
+ * The caller (JWT subject) rides along for the outbox triggers, which
+ * record who made each change (migration 0007).
  * Exported for the benchmark's raw-db ceiling, which sends the same.
  */
-export function beginStatement(tenant_id: string, limits: Pick<TransactionLimits, 'lock_timeout_ms' | 'statement_timeout_ms'>, read_only: boolean): string {
+export function beginStatement(
+  tenant_id: string,
+  limits: Pick<TransactionLimits, 'lock_timeout_ms' | 'statement_timeout_ms'>,
+  read_only: boolean,
+  caller_subject = '',
+): string {
   return `${read_only ? 'start transaction read only' : 'begin'};
 select set_config('stockroom.tenant_id', ${pg.escapeLiteral(tenant_id)}, true),
+       set_config('stockroom.caller', ${pg.escapeLiteral(caller_subject)}, true),
        set_config('lock_timeout', '${Math.trunc(limits.lock_timeout_ms)}ms', true),
        set_config('statement_timeout', '${Math.trunc(limits.statement_timeout_ms)}ms', true),
        pg_backend_pid() as backend_pid`;
@@ -359,7 +367,7 @@ export class TransactionRunner {
       this.observer?.connectionAcquired((performance.now() - asked_at) / 1000);
       const tx = new PostgresTx(this.orm, context.caller, connection, trace);
       try {
-        const begin = new LastResultQuery(beginStatement(context.caller.tenant_id, this.limits, options.read_only ?? false));
+        const begin = new LastResultQuery(beginStatement(context.caller.tenant_id, this.limits, options.read_only ?? false, context.caller.subject));
         const { rows } = await connection.executeQuery<{ backend_pid: number }>({ sql: begin, parameters: [], query: { kind: 'RawNode' } } as unknown as CompiledQuery);
         const result = await this.inTransaction(tx, rows[0].backend_pid, context, work);
         await tx.flush();

@@ -61,6 +61,36 @@ export interface Config {
   readonly metrics: MetricsConfig;
   /** Undefined unless an OTLP endpoint is configured: tracing is off. */
   readonly tracing?: TracingConfig;
+  readonly events: EventsConfig;
+}
+
+/** The event stream (WatchEvents), retention, and the optional NATS relay (issue 12). */
+export interface EventsConfig {
+  /** How often an open stream looks for newly committed events. */
+  readonly poll_interval_ms: number;
+  /** An idle stream sends a heartbeat this often. */
+  readonly heartbeat_interval_ms: number;
+  /** Events a stream holds for a client that is not reading, at most. */
+  readonly stream_buffer_max: number;
+  /** A stream whose buffer stays full this long ends with RESOURCE_EXHAUSTED. */
+  readonly slow_client_ms: number;
+  /** Events older than this are purged (in bounded batches). */
+  readonly retention_hours: number;
+  /** Undefined unless STOCKROOM_NATS_URL is set: no relay. */
+  readonly nats?: NatsConfig;
+}
+
+export interface NatsConfig {
+  /** e.g. nats://127.0.0.1:4222 (several, comma-separated). */
+  readonly servers: readonly string[];
+  /** JetStream stream the relay publishes into (created if missing). */
+  readonly stream: string;
+  /** Subjects are `<prefix>.<tenant>.<type>`. */
+  readonly subject_prefix: string;
+  /** The relay's progress row: replicas of one deployment share it (one relays at a time). */
+  readonly relay_name: string;
+  /** How often the relay looks for unpublished events. */
+  readonly relay_interval_ms: number;
 }
 
 export interface MetricsConfig {
@@ -285,6 +315,43 @@ export function loadConfig(env: Environment = process.env): Config {
     page_token_secret: text(env, 'STOCKROOM_PAGE_TOKEN_SECRET'),
     metrics: loadMetrics(env),
     tracing: loadTracing(env),
+    events: loadEvents(env),
+  };
+}
+
+const NATS_TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
+
+function natsName(env: Environment, name: string, fallback: string): string {
+  const value = text(env, name) ?? fallback;
+  if (!NATS_TOKEN.test(value)) throw new ConfigError(name, `must be 1 to 64 letters, digits, _ or -, got "${value}"`);
+  return value;
+}
+
+function loadEvents(env: Environment): EventsConfig {
+  const raw_servers = text(env, 'STOCKROOM_NATS_URL');
+  let nats: NatsConfig | undefined;
+  if (raw_servers !== undefined) {
+    const servers = raw_servers.split(',').map((server) => server.trim());
+    for (const server of servers) {
+      if (!/^(nats|tls):\/\/[^\s/]+$/.test(server) && !/^[^\s:/]+:\d{1,5}$/.test(server)) {
+        throw new ConfigError('STOCKROOM_NATS_URL', `must be nats://host:port (comma-separated for several), got "${server}"`);
+      }
+    }
+    nats = {
+      servers,
+      stream: natsName(env, 'STOCKROOM_NATS_STREAM', 'STOCKROOM'),
+      subject_prefix: natsName(env, 'STOCKROOM_NATS_SUBJECT_PREFIX', 'stockroom'),
+      relay_name: natsName(env, 'STOCKROOM_NATS_RELAY_NAME', 'nats'),
+      relay_interval_ms: integer(env, 'STOCKROOM_NATS_RELAY_INTERVAL_MS', 200, 10, 60_000),
+    };
+  }
+  return {
+    poll_interval_ms: integer(env, 'STOCKROOM_EVENTS_POLL_MS', 200, 10, 10_000),
+    heartbeat_interval_ms: integer(env, 'STOCKROOM_EVENTS_HEARTBEAT_MS', 15_000, 100, 300_000),
+    stream_buffer_max: integer(env, 'STOCKROOM_EVENTS_STREAM_BUFFER', 1_000, 10, 100_000),
+    slow_client_ms: integer(env, 'STOCKROOM_EVENTS_SLOW_CLIENT_MS', 30_000, 100, 600_000),
+    retention_hours: integer(env, 'STOCKROOM_EVENTS_RETENTION_HOURS', 24 * 7, 1, 24 * 3650),
+    nats,
   };
 }
 

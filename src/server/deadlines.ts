@@ -5,12 +5,13 @@
  * so Connect's own deadline handling (abort signal, DEADLINE_EXCEEDED) applies.
  *
  * Long-lived streams that clients open without a deadline (health Watch,
- * reflection) are left alone.
+ * WatchEvents, reflection) are left alone.
  */
 import type { IncomingHttpHeaders } from 'node:http2';
 
 const OPEN_ENDED_PATHS = [
   '/grpc.health.v1.Health/Watch',
+  '/stockroom.events.v1.EventService/WatchEvents',
   '/grpc.reflection.v1.ServerReflection/',
   '/grpc.reflection.v1alpha.ServerReflection/',
 ];

@@ -35,6 +35,7 @@ const CODES: Record<DomainError['kind'], Code> = {
   unauthenticated: Code.Unauthenticated,
   permission_denied: Code.PermissionDenied,
   unavailable: Code.Unavailable,
+  resource_exhausted: Code.ResourceExhausted,
 };
 
 /**

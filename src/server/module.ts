@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { TransactionRunner } from '../db/transaction.js';
 import type { HealthSource } from '../observability/health-gauges.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
-import type { HoldConfig } from './config.js';
+import type { EventsConfig, HoldConfig } from './config.js';
 import type { DetailMapper } from './errors.js';
 
 /** What a context's handlers and domain services are built from. */
@@ -18,6 +18,8 @@ export interface ServiceDependencies {
   readonly logger: Logger;
   /** Lifetimes of holds: the default and the maximum a request may ask for. */
   readonly holds: Pick<HoldConfig, 'ttl_default_ms' | 'ttl_max_ms'>;
+  /** The event stream's limits (WatchEvents). */
+  readonly events: EventsConfig;
 }
 
 export interface ServiceModule {
@@ -26,4 +28,6 @@ export interface ServiceModule {
   readonly details?: DetailMapper;
   /** The service's health check and reconcile, counted into the health gauges. */
   readonly health?: HealthSource;
+  /** Ends what the module keeps running (open event streams) before the server drains. */
+  close?(): void;
 }

@@ -71,6 +71,10 @@ export const METHOD_ROLES: Readonly<Record<string, Requirement>> = {
   'stockroom.parts.v1.PartsService/ReleaseWorkOrderReservation': 'operator',
   'stockroom.parts.v1.PartsService/CheckInventoryHealth': 'admin',
   'stockroom.parts.v1.PartsService/Reconcile': 'admin',
+
+  // stockroom.events.v1.EventService
+  'stockroom.events.v1.EventService/WatchEvents': 'viewer',
+  'stockroom.events.v1.EventService/ListEvents': 'viewer',
 };
 
 export const REFLECTION_METHODS = [

@@ -1,4 +1,5 @@
 /** The Stockroom services this server hosts, besides health and reflection. */
+import { eventsModule } from '../events/module.js';
 import { inventoryModule } from '../inventory/module.js';
 import { partsModule } from '../parts/module.js';
 import type { ServiceDependencies, ServiceModule } from './module.js';
@@ -7,5 +8,6 @@ export function stockroomServices(dependencies: ServiceDependencies): ServiceMod
   return [
     inventoryModule(dependencies),
     partsModule(dependencies),
+    eventsModule(dependencies),
   ];
 }

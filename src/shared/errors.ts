@@ -59,7 +59,8 @@ export abstract class DomainError extends Error {
     | 'aborted'
     | 'unauthenticated'
     | 'permission_denied'
-    | 'unavailable';
+    | 'unavailable'
+    | 'resource_exhausted';
 
   protected constructor(
     message: string,
@@ -189,4 +190,12 @@ export class UnavailableError extends DomainError {
  */
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`assertion failed: ${message}`);
+}
+
+/** The caller used up a bounded resource (a stream's buffer); the metadata says how to go on. */
+export class ResourceExhaustedError extends DomainError {
+  readonly kind = 'resource_exhausted';
+  constructor(message: string, reason: string, metadata: Metadata = {}) {
+    super(message, reason, metadata);
+  }
 }

@@ -11,6 +11,7 @@ import { Migration0004FifoReceiptOrder } from './Migration0004FifoReceiptOrder.j
 import { Migration0005IdempotencyPurge } from './Migration0005IdempotencyPurge.js';
 import { Migration0005bRuntimeRole } from './Migration0005bRuntimeRole.js';
 import { Migration0006Holds } from './Migration0006Holds.js';
+import { Migration0007Events } from './Migration0007Events.js';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: '0001_foundation', class: Migration0001Foundation },
@@ -20,4 +21,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0005_idempotency_purge', class: Migration0005IdempotencyPurge },
   { name: '0005b_runtime_role', class: Migration0005bRuntimeRole },
   { name: '0006_holds', class: Migration0006Holds },
+  { name: '0007_events', class: Migration0007Events },
 ];
