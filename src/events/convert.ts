@@ -19,7 +19,9 @@ export function timestampFromMicros(micros: bigint): Timestamp {
 
 function available(event: EventView): string {
   if (event.on_hand === null) return '';
-  return new Decimal(event.on_hand).minus(event.reserved ?? '0').toString();
+  // Parts have nothing reserved: available is on hand, at its stored scale.
+  if (event.reserved === null) return event.on_hand;
+  return new Decimal(event.on_hand).minus(event.reserved).toString();
 }
 
 export function eventMessage(event: EventView): Event {

@@ -28,6 +28,7 @@ import { checked, pageRequest, type FieldCheck, type RequestCheck } from './inpu
 import { LIMITS } from './limits.js';
 import type { LocationFields, MovementType, PartFields } from './model.js';
 import type { StockQueries } from './queries.js';
+import type { ReorderPoints } from './reorder-points.js';
 import type { StockOperations } from './stock.js';
 import type { WorkOrderHolds } from './work-order-holds.js';
 import { holdLifetime, type HoldPolicy } from '../shared/hold-lifetime.js';
@@ -39,6 +40,7 @@ export interface PartsDomain {
   readonly health: InventoryHealth;
   readonly holds: WorkOrderHolds;
   readonly hold_policy: HoldPolicy;
+  readonly reorder_points: ReorderPoints;
 }
 
 const PART_FIELDS = ['part_number', 'name', 'description', 'make', 'category', 'component', 'last_price'] as const;
@@ -95,7 +97,7 @@ function findingMessage(found: HealthFinding) {
 }
 
 export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsService> {
-  const { catalog, stock, queries, health, holds } = domain;
+  const { catalog, stock, queries, health, holds, reorder_points } = domain;
   const ctx = (context: HandlerContext) => callContext(context);
   return {
     async createPart(request, context) {
@@ -488,6 +490,15 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
         inconsistentRows: listed.items.filter((row) => !row.consistent).length,
         nextPageToken: listed.next_page_token,
       };
+    },
+
+    async setReorderPoint(request, context) {
+      const { place, reorder_point } = checked((check) => ({
+        place: { part_id: check.id('part_id', request.partId), location_id: check.id('location_id', request.locationId) },
+        reorder_point: check.optionalDecimal('reorder_point', request.reorderPoint, COUNTED_QUANTITY),
+      }));
+      const set = await reorder_points.set(ctx(context), place, reorder_point);
+      return { partId: set.part_id, locationId: set.location_id, reorderPoint: set.reorder_point ?? '', qtyOnHand: set.qty_on_hand };
     },
   };
 }

@@ -17,6 +17,7 @@ import { LIMITS } from './limits.js';
 import { QTY_SCALE } from './model.js';
 import { WorkOrderHolds } from './work-order-holds.js';
 import { StockQueries } from './queries.js';
+import { ReorderPoints } from './reorder-points.js';
 import { StockOperations } from './stock.js';
 
 /** InsufficientStockDetail and ReturnExceedsIssuedDetail carry the numbers of the ErrorInfo as typed fields. */
@@ -78,6 +79,7 @@ export function partsModule(dependencies: ServiceDependencies): ServiceModule {
     health,
     holds: new WorkOrderHolds(runner, idempotency),
     hold_policy: holds,
+    reorder_points: new ReorderPoints(runner),
   });
   return {
     service: PartsService,

@@ -71,6 +71,7 @@ export const METHOD_ROLES: Readonly<Record<string, Requirement>> = {
   'stockroom.parts.v1.PartsService/ReleaseWorkOrderReservation': 'operator',
   'stockroom.parts.v1.PartsService/CheckInventoryHealth': 'admin',
   'stockroom.parts.v1.PartsService/Reconcile': 'admin',
+  'stockroom.parts.v1.PartsService/SetReorderPoint': 'admin',
 
   // stockroom.events.v1.EventService
   'stockroom.events.v1.EventService/WatchEvents': 'viewer',

@@ -97,6 +97,10 @@ export class Migration0007Events extends Migration {
       updated_at timestamptz not null default now(),
       constraint event_relays_name_length check (char_length(name) between 1 and 64)
     )`);
+    // Deployment-wide, not a tenant's: only a transaction that declared itself the relay sees it.
+    this.addSql(`alter table event_relays enable row level security`);
+    this.addSql(`alter table event_relays force row level security`);
+    this.addSql(`create policy event_relays_relay_only on event_relays using (${task(EVENTS_RELAY_TASK)}) with check (${task(EVENTS_RELAY_TASK)})`);
     this.addSql(grantToRuntime('select, insert, update', 'event_relays'));
   }
 
