@@ -101,6 +101,8 @@ export class Migration0007Events extends Migration {
     this.addSql(`alter table event_relays enable row level security`);
     this.addSql(`alter table event_relays force row level security`);
     this.addSql(`create policy event_relays_relay_only on event_relays using (${task(EVENTS_RELAY_TASK)}) with check (${task(EVENTS_RELAY_TASK)})`);
+    // The purge keeps what the relay has not published yet: it reads the relay's position.
+    this.addSql(`create policy event_relays_purge_read on event_relays for select using (${task(EVENTS_PURGE_TASK)})`);
     this.addSql(grantToRuntime('select, insert, update', 'event_relays'));
   }
 
