@@ -13,6 +13,8 @@ import type { ServiceModule } from './server/module.js';
 import { startServer, type RunningServer } from './server/server.js';
 import { stockroomServices } from './server/services.js';
 import { startHoldSweeper } from './shared/hold-sweeper.js';
+import { NatsRelay } from './events/relay.js';
+import { purgeEvents } from './events/retention.js';
 import { IdempotencyStore, purgeExpiredKeys } from './shared/idempotency.js';
 import { INVENTORY_HOLD_EXPIRY } from './inventory/holds.js';
 import { PARTS_HOLD_EXPIRY } from './parts/work-order-holds.js';
@@ -66,7 +68,10 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
     throw error;
   }
   observability.startHealthGauges(modules.flatMap((module) => (module.health ? [{ grpc_service: module.service.typeName, source: module.health }] : [])));
-  const purge_timer = setInterval(() => void purgeIdempotencyKeys(runner, logger), IDEMPOTENCY_PURGE_INTERVAL_MS);
+  const purge_timer = setInterval(() => {
+    void purgeIdempotencyKeys(runner, logger);
+    void purgeOldEvents(runner, config, logger);
+  }, IDEMPOTENCY_PURGE_INTERVAL_MS);
   purge_timer.unref();
   const hold_sweeper = startHoldSweeper(
     runner,
@@ -74,18 +79,31 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
     { interval_ms: config.holds.sweep_interval_ms, batch_rows: config.holds.sweep_batch_rows, batches_per_tenant_max: 20 },
     logger,
   );
+  const relay = config.events.nats && new NatsRelay(runner, config.events.nats, logger);
+  relay?.start();
   return {
     server,
     database,
     async stop() {
       clearInterval(purge_timer);
       await hold_sweeper.stop();
+      await relay?.stop();
       for (const module of modules) module.close?.();
       await server.shutdown();
       await observability.stop();
       await database.close();
     },
   };
+}
+
+async function purgeOldEvents(runner: TransactionRunner, config: Config, logger: Logger): Promise<void> {
+  try {
+    const result = await purgeEvents(runner, { retention_hours: config.events.retention_hours, relay_name: config.events.nats?.relay_name });
+    if (result.purged > 0) logger.info(result, 'events past their retention purged');
+    if (!result.complete) logger.warn(result, 'events purge stopped at its batch limit; the next sweep continues');
+  } catch (error) {
+    logger.warn({ err: error }, 'events purge failed; will retry');
+  }
 }
 
 async function purgeIdempotencyKeys(runner: TransactionRunner, logger: Logger): Promise<void> {

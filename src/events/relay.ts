@@ -1,0 +1,183 @@
+/**
+ * Delivery of committed events to NATS JetStream (issue 12), when
+ * STOCKROOM_NATS_URL is set.
+ *
+ * Each round is one database transaction that
+ *  1. takes a transaction-scoped advisory lock named after the relay, or
+ *     does nothing: with several replicas, one relays at a time;
+ *  2. reads the relay's last acknowledged position (event_relays) and the
+ *     next committed events of every tenant after it (store.ts);
+ *  3. publishes them one by one, in position order, each to
+ *     `<prefix>.<tenant>.<type>` with Nats-Msg-Id = the event id, waiting
+ *     for JetStream's acknowledgement before the next;
+ *  4. saves the position of the last acknowledged event, and commits.
+ * At least once: a crash between an ack and the commit republishes those
+ * events next round, and JetStream drops them as duplicates of their
+ * Nats-Msg-Id (the stream's duplicate window is 10 minutes). A broker outage
+ * stops a round at the first unacknowledged event; the next round resumes
+ * there. The transaction writes only at its end, so it never holds back the
+ * commit-ordered readers (an open transaction id would).
+ */
+import { toJsonString } from '@bufbuild/protobuf';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { EventSchema } from '../../gen/stockroom/events/v1/events_service_pb.js';
+import { EVENTS_RELAY_TASK } from '../db/migrations/Migration0007Events.js';
+import { sql, type TransactionRunner, type Tx } from '../db/transaction.js';
+import type { NatsConfig } from '../server/config.js';
+import type { CallContext } from '../shared/caller.js';
+import { eventMessage } from './convert.js';
+import type { EventView } from './model.js';
+import { formatPosition, ORIGIN, type Position } from './position.js';
+import { readEvents } from './store.js';
+
+/** Events one round publishes at most. */
+export const RELAY_BATCH_MAX = 500;
+const PUBLISH_TIMEOUT_MS = 5_000;
+const DUPLICATE_WINDOW_MS = 10 * 60_000;
+const RETRY_DELAY_MAX_MS = 5_000;
+
+/** The relay runs as the service itself, with no tenant. */
+const RELAY: CallContext = { caller: { tenant_id: '', subject: 'stockroom-relay', roles: new Set() } };
+const NO_FILTER = { types: [], product_ids: [], part_ids: [] };
+
+const DECLARE_TASK = sql('events_relay_declare', `select set_config('stockroom.maintenance', $1, true)`);
+const TRY_LEAD = sql('events_relay_try_lead', `select pg_try_advisory_xact_lock(hashtext('stockroom.events_relay'), hashtext($1)) as leading`);
+const READ_PROGRESS = sql('events_relay_progress', `select xid::text, id::text from event_relays where name = $1`);
+const SAVE_PROGRESS = sql(
+  'events_relay_save',
+  `insert into event_relays as r (name, xid, id, published) values ($1, $2::xid8, $3::bigint, $4::bigint)
+   on conflict (name) do update set xid = excluded.xid, id = excluded.id, published = r.published + excluded.published, updated_at = now()`,
+);
+
+/** The NATS subject of an event: tenant dots become `~` (never in a tenant id), so each is one token. */
+export function eventSubject(prefix: string, event: Pick<EventView, 'tenant_id' | 'type'>): string {
+  return `${prefix}.${event.tenant_id.replaceAll('.', '~')}.${event.type}`;
+}
+
+export interface RoundResult {
+  /** False when another replica holds the lead. */
+  readonly leading: boolean;
+  readonly published: number;
+  /** Why the round stopped early (broker unreachable); undefined when it did not. */
+  readonly error?: unknown;
+}
+
+export class NatsRelay {
+  private connection: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly runner: TransactionRunner,
+    private readonly config: NatsConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.running;
+    await this.connection?.close().catch(() => undefined);
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const result = await this.round();
+        if (result.error !== undefined) throw result.error;
+        failures = 0;
+        if (result.published < RELAY_BATCH_MAX) await this.sleep(this.config.relay_interval_ms);
+      } catch (error) {
+        failures++;
+        this.logger.warn({ err: error, failures }, 'event relay round failed; retrying');
+        await this.sleep(Math.min(RETRY_DELAY_MAX_MS, this.config.relay_interval_ms * 2 ** Math.min(failures, 8)));
+      }
+    }
+  }
+
+  /** One round (see the file comment). Exported for tests through the class. */
+  async round(): Promise<RoundResult> {
+    const js = await this.jetstream();
+    return this.runner.run(RELAY, async (tx) => {
+      await tx.query(DECLARE_TASK, [EVENTS_RELAY_TASK]);
+      const [lead] = await tx.query<{ leading: boolean }>(TRY_LEAD, [this.config.relay_name]);
+      if (!lead.leading) return { leading: false, published: 0 };
+      const after = await this.progress(tx);
+      const batch = await readEvents(tx, after, NO_FILTER, RELAY_BATCH_MAX, true);
+      let acked: Position = after;
+      let published = 0;
+      let error: unknown;
+      for (const event of batch.events) {
+        if (this.stopped) break;
+        try {
+          await this.publish(js, event);
+        } catch (failure) {
+          error = failure;
+          break;
+        }
+        acked = event.position;
+        published++;
+      }
+      if (published > 0) await tx.query(SAVE_PROGRESS, [this.config.relay_name, String(acked.xid), String(acked.id), published]);
+      return { leading: true, published, error };
+    });
+  }
+
+  private async progress(tx: Tx): Promise<Position> {
+    const [row] = await tx.query<{ xid: string; id: string }>(READ_PROGRESS, [this.config.relay_name]);
+    return row ? { xid: BigInt(row.xid), id: BigInt(row.id) } : ORIGIN;
+  }
+
+  private async publish(js: JetStreamClient, event: EventView): Promise<void> {
+    const message_headers = headers();
+    message_headers.set('Stockroom-Position', formatPosition(event.position));
+    await js.publish(eventSubject(this.config.subject_prefix, event), toJsonString(EventSchema, eventMessage(event)), {
+      msgID: event.event_id,
+      headers: message_headers,
+      timeout: PUBLISH_TIMEOUT_MS,
+    });
+  }
+
+  /** Connects (once; the client reconnects by itself) and makes sure the stream exists. */
+  private async jetstream(): Promise<JetStreamClient> {
+    if (this.js !== undefined && this.connection !== undefined && !this.connection.isClosed()) return this.js;
+    await this.connection?.close().catch(() => undefined);
+    this.connection = await connect({
+      servers: [...this.config.servers],
+      name: `stockroom-relay-${this.config.relay_name}`,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: 2_000,
+    });
+    const manager = await jetstreamManager(this.connection);
+    const subjects = [`${this.config.subject_prefix}.>`];
+    try {
+      await manager.streams.info(this.config.stream);
+    } catch {
+      await manager.streams.add({ name: this.config.stream, subjects, duplicate_window: nanos(DUPLICATE_WINDOW_MS) });
+    }
+    this.js = jetstream(this.connection);
+    return this.js;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
