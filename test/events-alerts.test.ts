@@ -29,9 +29,24 @@ afterAll(async () => {
   await stockroom.close();
 });
 
-async function alerts(token: string, request: object = {}): Promise<any[]> {
-  const page = await call(events_client, 'ListEvents', { ...request, types: ALERTS, pageSize: 1000 }, token);
-  return page.events;
+/** The alerts of the tenant, once at least `expected` are visible (other test files' transactions may delay them). */
+async function alerts(token: string, request: object = {}, expected = 1): Promise<any[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const page = await call(events_client, 'ListEvents', { ...request, types: ALERTS, pageSize: 1000 }, token);
+    if (page.events.length >= expected || Date.now() > deadline) return page.events;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The position after the tenant's first `count` events, once they are visible. */
+async function settledPosition(token: string, count: number): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const page = await call(events_client, 'ListEvents', { pageSize: 1000 }, token);
+    if (page.events.length >= count || Date.now() > deadline) return page.lastPosition;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 test('LOW_STOCK fires once when concurrent Reserves cross the reorder point; BACK_IN_STOCK on the inbound that lifts it', async () => {
@@ -39,7 +54,7 @@ test('LOW_STOCK fires once when concurrent Reserves cross the reorder point; BAC
   const token = await stockroom.token({ tenant, roles: ['admin'] });
   await call(writers[0], 'CreateItem', { productId: 'HOT', name: 'Hot item', reorderPoint: 20 }, token);
   await call(writers[0], 'RecordInbound', { productId: 'HOT', quantity: 100 }, token);
-  const start = (await call(events_client, 'ListEvents', { pageSize: 1000 }, token)).lastPosition;
+  const start = await settledPosition(token, 3); // ITEM_CREATED, BACK_IN_STOCK, STOCK_RECEIVED
 
   // A watcher of alerts only, started before the sale.
   const metadata = new grpc.Metadata();
@@ -52,7 +67,7 @@ test('LOW_STOCK fires once when concurrent Reserves cross the reorder point; BAC
   // 100 Reserves of 1 unit from 8 channels at once: available 100 -> 0.
   await Promise.all(Array.from({ length: 100 }, (_, index) =>
     call(writers[index % CHANNELS], 'Reserve', { items: [{ productId: 'HOT', quantity: 1 }], reference: `O-${index}` }, token)));
-  const sold = await alerts(token, { afterPosition: start });
+  const sold = await alerts(token, { afterPosition: start }, 2);
   expect(sold.map((event) => event.type)).toEqual(['EVENT_TYPE_LOW_STOCK', 'EVENT_TYPE_OUT_OF_STOCK']);
   expect(sold[0]).toMatchObject({ productId: 'HOT', available: '20', onHand: '100', reserved: '80', reorderPoint: '20' });
   expect(sold[1]).toMatchObject({ available: '0', reserved: '100' });
@@ -61,7 +76,7 @@ test('LOW_STOCK fires once when concurrent Reserves cross the reorder point; BAC
   for (const index of [0, 1, 2, 3, 4]) await call(writers[0], 'Release', { items: [], reference: `O-${index}` }, token);
   await call(writers[0], 'RecordInbound', { productId: 'HOT', quantity: 30 }, token);
   await call(writers[0], 'RecordInbound', { productId: 'HOT', quantity: 30 }, token);
-  const all = await alerts(token, { afterPosition: start });
+  const all = await alerts(token, { afterPosition: start }, 3);
   expect(all.map((event) => event.type)).toEqual(['EVENT_TYPE_LOW_STOCK', 'EVENT_TYPE_OUT_OF_STOCK', 'EVENT_TYPE_BACK_IN_STOCK']);
   expect(all[2]).toMatchObject({ available: '35', onHand: '130', reserved: '95' });
 
@@ -87,7 +102,7 @@ test('parts: a reorder point per part and location, with the same three alerts',
   await parts('IssueToWorkOrder', { workOrderId: 'WO-2', partId: part.id, locationId: a.id, qty: '0.5' });
   await parts('IssueToWorkOrder', { workOrderId: 'WO-2', partId: part.id, locationId: a.id, qty: '3' });
   await parts('ReceiveParts', { partId: part.id, locationId: a.id, qty: '6', unitCost: '2.50' });
-  const fired = await alerts(token, { partIds: [part.id] });
+  const fired = await alerts(token, { partIds: [part.id] }, 4);
   // The place existed at zero (SetReorderPoint made its balance): the first receipt brings it back.
   expect(fired.map((event) => [event.type, event.locationId, event.onHand])).toEqual([
     ['EVENT_TYPE_BACK_IN_STOCK', a.id, '10.000'],
@@ -100,7 +115,8 @@ test('parts: a reorder point per part and location, with the same three alerts',
   // Cleared: falling below 4 again says nothing until zero.
   expect(await parts('SetReorderPoint', { partId: part.id, locationId: a.id, reorderPoint: '' })).toMatchObject({ reorderPoint: '', qtyOnHand: '6.000' });
   await parts('IssueToWorkOrder', { workOrderId: 'WO-3', partId: part.id, locationId: a.id, qty: '5' });
-  expect(await alerts(token, { partIds: [part.id] })).toHaveLength(4);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(await alerts(token, { partIds: [part.id] }, 4)).toHaveLength(4);
 
   const unknown = await expectError(parts('SetReorderPoint', { partId: '00000000-0000-4000-8000-000000000000', locationId: a.id, reorderPoint: '1' }));
   expect(unknown.code).toBe(grpc.status.NOT_FOUND);

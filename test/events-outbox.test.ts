@@ -38,7 +38,21 @@ async function tenant(sub = 'alice', roles: ('viewer' | 'operator' | 'admin')[] 
   };
 }
 
-async function allEvents(t: { events: (method: string, request: object) => Promise<any> }, request: object = {}): Promise<any[]> {
+/**
+ * Every event of the tenant, once at least `expected` are visible: an event
+ * becomes visible when every transaction that started before it has ended,
+ * and other test files write to the same database meanwhile.
+ */
+async function allEvents(t: { events: (method: string, request: object) => Promise<any> }, request: object = {}, expected = 1): Promise<any[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const events = await listOnce(t, request);
+    if (events.length >= expected || Date.now() > deadline) return events;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function listOnce(t: { events: (method: string, request: object) => Promise<any> }, request: object): Promise<any[]> {
   const events: any[] = [];
   let page_token = '';
   do {
@@ -60,7 +74,7 @@ describe('outbox', () => {
     await t.inventory('AdjustInventory', { productId: 'A', quantityDelta: -2, reason: 'recount' });
     await t.inventory('UpdateItem', { item: { productId: 'A', name: 'Widget 2' }, updateMask: { paths: ['name'] } }).catch(() => undefined);
 
-    const events = await allEvents(t);
+    const events = await allEvents(t, {}, 8);
     const types = events.map((event) => event.type.replace('EVENT_TYPE_', ''));
     expect(types.slice(0, 7)).toEqual([
       'ITEM_CREATED', 'BACK_IN_STOCK', 'STOCK_RECEIVED', 'RESERVATION_CREATED', 'RESERVATION_COMMITTED', 'RESERVATION_RELEASED', 'STOCK_ADJUSTED',
@@ -88,7 +102,7 @@ describe('outbox', () => {
     await t.parts('IssueToWorkOrder', { workOrderId: 'WO-1', partId: part.id, locationId: a.id, qty: '4' });
     await t.parts('TransferBetweenLocations', { partId: part.id, fromLocationId: a.id, toLocationId: b.id, qty: '1' });
 
-    const events = await allEvents(t, { partIds: [part.id] });
+    const events = await allEvents(t, { partIds: [part.id] }, 7);
     const types = events.map((event) => event.type.replace('EVENT_TYPE_', ''));
     // A place's first receipt creates its balance: nothing was "back" in stock there.
     expect(types).toEqual([
@@ -109,10 +123,10 @@ describe('outbox', () => {
     await t1.inventory('CreateItem', { productId: 'A', name: 'A', reorderPoint: 0 });
     await t1.inventory('CreateItem', { productId: 'B', name: 'B', reorderPoint: 0 });
     await t1.inventory('RecordInbound', { productId: 'B', quantity: 1 });
-    expect(await allEvents(t2)).toEqual([]);
-    const only_b = await allEvents(t1, { productIds: ['B'] });
+    const only_b = await allEvents(t1, { productIds: ['B'] }, 3);
+    expect(await listOnce(t2, {})).toEqual([]);
     expect(only_b.map((event) => event.productId)).toEqual(['B', 'B', 'B']);
-    const created = await allEvents(t1, { types: ['EVENT_TYPE_ITEM_CREATED'] });
+    const created = await allEvents(t1, { types: ['EVENT_TYPE_ITEM_CREATED'] }, 2);
     expect(created.map((event) => event.productId)).toEqual(['A', 'B']);
   });
 
@@ -131,7 +145,9 @@ describe('outbox', () => {
     const t = await tenant();
     await t.inventory('CreateItem', { productId: 'EARLY', name: 'Early', reorderPoint: 0 });
     await t.inventory('CreateItem', { productId: 'LATE', name: 'Late', reorderPoint: 0 });
+    await allEvents(t, {}, 2);
     const before = await t.events('ListEvents', {});
+    expect(before.events).toHaveLength(2);
     // A writer that takes its transaction id now and commits last.
     const slow = new pg.Client(connectionConfig(testDatabaseUrl()));
     await slow.connect();
@@ -148,7 +164,7 @@ describe('outbox', () => {
     } finally {
       await slow.end();
     }
-    const after = await t.events('ListEvents', { afterPosition: before.lastPosition });
+    const after = { events: await allEvents(t, { afterPosition: before.lastPosition }, 3) };
     expect(after.events.map((event: any) => [event.type.replace('EVENT_TYPE_', ''), event.productId])).toEqual([
       ['ITEM_UPDATED', 'LATE'],
       ['BACK_IN_STOCK', 'EARLY'],

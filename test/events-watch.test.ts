@@ -28,6 +28,8 @@ beforeAll(async () => {
     STOCKROOM_EVENTS_HEARTBEAT_MS: '150',
     STOCKROOM_EVENTS_STREAM_BUFFER: '50',
     STOCKROOM_EVENTS_SLOW_CLIENT_MS: '400',
+    // All 1,000 writes are in flight at once (the default admission cap is 500).
+    STOCKROOM_MAX_CALLS_IN_FLIGHT: '2000',
   });
   writers = Array.from({ length: CHANNELS }, (_, index) => stockroom.grpcClient(INVENTORY, { 'grpc.primary_user_agent': `writer-${index}` }));
   events_client = stockroom.grpcClient(EVENTS);
@@ -105,7 +107,14 @@ test('1,000 concurrent writes: a subscriber from before and one that reconnects 
     await write('CreateItem', { productId: product, name: product, reorderPoint: 5 });
     await write('RecordInbound', { productId: product, quantity: 100 });
   }
-  const start = (await call(events_client, 'ListEvents', { pageSize: 1000 }, token)).lastPosition;
+  // Start after the setup's 60 events, once they are visible (other test files' transactions may delay them).
+  let start = '';
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+    const page = await call(events_client, 'ListEvents', { pageSize: 1000 }, token);
+    start = page.lastPosition;
+    if (page.events.length >= products.length * 3) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 
   const steady = subscribe(token, {});
   await until(() => steady.heartbeats > 0, 5_000, 'the first heartbeat (the stream has its start position)');

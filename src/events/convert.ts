@@ -19,9 +19,9 @@ export function timestampFromMicros(micros: bigint): Timestamp {
 
 function available(event: EventView): string {
   if (event.on_hand === null) return '';
-  // Parts have nothing reserved: available is on hand, at its stored scale.
-  if (event.reserved === null) return event.on_hand;
-  return new Decimal(event.on_hand).minus(event.reserved).toString();
+  // At the scale on_hand is stored with (whole units for inventory, 3 places for parts).
+  const scale = event.on_hand.split('.')[1]?.length ?? 0;
+  return new Decimal(event.on_hand).minus(event.reserved ?? '0').toFixed(scale);
 }
 
 export function eventMessage(event: EventView): Event {

@@ -33,8 +33,8 @@ const ALERT_LEVEL = (available: string, reorder_point: string) =>
  *  - inventory_movements: one event per movement (STOCK_RECEIVED, ...;
  *    OUTBOUND is the commit of a hold: RESERVATION_COMMITTED).
  *  - inventory_reservations: RESERVATION_CREATED on a new or grown hold,
- *    RESERVATION_RELEASED (or RESERVATION_EXPIRED when the transaction sets
- *    stockroom.release_reason = 'EXPIRED', as an expiry sweeper does).
+ *    RESERVATION_RELEASED, RESERVATION_EXPIRED (held moved to expired by the
+ *    sweeper of migration 0006).
  *  - part_movements: one event per ledger statement, type and place, with
  *    all its movement ids (an issue over three FIFO layers is one event).
  *  - catalog: items, parts and locations created, updated or deleted.
@@ -125,15 +125,15 @@ export class Migration0007Events extends Migration {
     this.addSql(`create function stockroom_events_reservation() returns trigger
       language plpgsql security definer set search_path = public, pg_temp as $$
       declare
-        held_delta bigint := new.held - coalesce(old.held, 0);
-        released_delta bigint := new.released - coalesce(old.released, 0);
         event_type text := 'RESERVATION_CREATED';
-        quantity bigint := held_delta;
+        quantity bigint := new.held - coalesce(old.held, 0);
       begin
-        if released_delta > 0 then
-          event_type := case when current_setting('stockroom.release_reason', true) = 'EXPIRED'
-                             then 'RESERVATION_EXPIRED' else 'RESERVATION_RELEASED' end;
-          quantity := released_delta;
+        if new.expired > coalesce(old.expired, 0) then
+          event_type := 'RESERVATION_EXPIRED';
+          quantity := new.expired - old.expired;
+        elsif new.released > coalesce(old.released, 0) then
+          event_type := 'RESERVATION_RELEASED';
+          quantity := new.released - old.released;
         end if;
         insert into events (tenant_id, type, product_id, item_id, reference, quantity, on_hand, reserved, reorder_point)
         select new.tenant_id, event_type, i.product_id, i.id, new.reference, quantity, i.on_hand, i.reserved, i.reorder_point
@@ -143,7 +143,8 @@ export class Migration0007Events extends Migration {
     this.addSql(`create trigger inventory_reservations_created_event after insert on inventory_reservations
       for each row when (new.held > 0) execute function stockroom_events_reservation()`);
     this.addSql(`create trigger inventory_reservations_changed_event after update on inventory_reservations
-      for each row when (new.held > old.held or new.released > old.released) execute function stockroom_events_reservation()`);
+      for each row when (new.held > old.held or new.released > old.released or new.expired > old.expired)
+      execute function stockroom_events_reservation()`);
   }
 
   private parts(): void {
@@ -152,14 +153,14 @@ export class Migration0007Events extends Migration {
     this.addSql(`create function stockroom_events_part_movements() returns trigger
       language plpgsql security definer set search_path = public, pg_temp as $$
       begin
-        insert into events (tenant_id, type, part_id, location_id, reference, quantity, on_hand, reorder_point, movement_ids, caller)
+        insert into events (tenant_id, type, part_id, location_id, reference, quantity, on_hand, reserved, reorder_point, movement_ids, caller)
         select m.tenant_id,
                case m.type when 'RECEIVE' then 'PARTS_RECEIVED' when 'ISSUE' then 'PARTS_ISSUED' when 'RETURN' then 'PARTS_RETURNED'
                            when 'TRANSFER_OUT' then 'PARTS_TRANSFERRED_OUT' when 'TRANSFER_IN' then 'PARTS_TRANSFERRED_IN'
                            when 'ADJUSTMENT' then 'PARTS_ADJUSTED' when 'COUNT_ADJUST' then 'PARTS_COUNTED'
                            else 'PARTS_RETURNED_TO_VENDOR' end,
                m.part_id, m.location_id, coalesce(m.work_order_id, nullif(m.receipt_id, ''), ''),
-               m.qty_delta, b.qty_on_hand, b.reorder_point, m.ids, m.created_by
+               m.qty_delta, b.qty_on_hand, b.qty_reserved, b.reorder_point, m.ids, m.created_by
         from (select tenant_id, type, part_id, location_id, work_order_id, min(receipt_id) as receipt_id, min(created_by) as created_by,
                      sum(qty_delta) as qty_delta, array_agg(id order by id) as ids, min(id) as first_id
               from moved group by tenant_id, type, part_id, location_id, work_order_id) m
@@ -210,6 +211,7 @@ export class Migration0007Events extends Migration {
    */
   private thresholds(): void {
     // Parts: an optional minimum per part and location (null: no alerts but OUT_OF_STOCK/BACK_IN_STOCK).
+    // Available there is qty_on_hand - qty_reserved (work-order holds, migration 0006).
     this.addSql(`alter table part_balances add column reorder_point numeric(18,3)`);
     this.addSql(`alter table part_balances add constraint part_balances_reorder_point_range
       check (reorder_point between 0 and 1000000000000000)`);
@@ -226,8 +228,8 @@ export class Migration0007Events extends Migration {
           before_level := ${ALERT_LEVEL('old.on_hand - old.reserved', 'old.reorder_point')};
           after_level := ${ALERT_LEVEL('new.on_hand - new.reserved', 'new.reorder_point')};
         else
-          before_level := ${ALERT_LEVEL('old.qty_on_hand', 'old.reorder_point')};
-          after_level := ${ALERT_LEVEL('new.qty_on_hand', 'new.reorder_point')};
+          before_level := ${ALERT_LEVEL('old.qty_on_hand - old.qty_reserved', 'old.reorder_point')};
+          after_level := ${ALERT_LEVEL('new.qty_on_hand - new.qty_reserved', 'new.reorder_point')};
         end if;
         -- Falling: LOW_STOCK on leaving the normal band when there is a
         -- reorder point, OUT_OF_STOCK on reaching zero (both when one change
@@ -250,13 +252,13 @@ export class Migration0007Events extends Migration {
           insert into events (tenant_id, type, product_id, item_id, on_hand, reserved, reorder_point)
           values (subject.tenant_id, event_type, subject.product_id, subject.id, subject.on_hand, subject.reserved, subject.reorder_point);
         else
-          insert into events (tenant_id, type, part_id, location_id, on_hand, reorder_point)
-          values (subject.tenant_id, event_type, subject.part_id, subject.location_id, subject.qty_on_hand, subject.reorder_point);
+          insert into events (tenant_id, type, part_id, location_id, on_hand, reserved, reorder_point)
+          values (subject.tenant_id, event_type, subject.part_id, subject.location_id, subject.qty_on_hand, subject.qty_reserved, subject.reorder_point);
         end if;
       end $$`);
     this.addSql(`revoke execute on function stockroom_emit_alert(boolean, record, text) from public`);
     const item_level = (row: string) => ALERT_LEVEL(`${row}.on_hand - ${row}.reserved`, `${row}.reorder_point`);
-    const part_level = (row: string) => ALERT_LEVEL(`${row}.qty_on_hand`, `${row}.reorder_point`);
+    const part_level = (row: string) => ALERT_LEVEL(`${row}.qty_on_hand - ${row}.qty_reserved`, `${row}.reorder_point`);
     this.addSql(`create trigger inventory_items_threshold_event after update on inventory_items
       for each row when (${item_level('new')} <> ${item_level('old')}) execute function stockroom_events_threshold()`);
     this.addSql(`create trigger part_balances_threshold_event after update on part_balances

@@ -100,7 +100,8 @@ export type Event = Message<"stockroom.events.v1.Event"> & {
   onHand: string;
 
   /**
-   * reserved after the change (inventory; decimal string); empty for parts.
+   * Reserved after the change (decimal string): held for orders (inventory)
+   * or for work orders (parts).
    *
    * @generated from field: string reserved = 12;
    */
@@ -436,7 +437,7 @@ export enum EventType {
   RESERVATION_COMMITTED = 9,
 
   /**
-   * Held units released because the hold expired; quantity = units released.
+   * Held units released because the hold expired (the expiry sweeper); quantity = units expired.
    *
    * @generated from enum value: EVENT_TYPE_RESERVATION_EXPIRED = 10;
    */
