@@ -29,7 +29,7 @@ export class EventFeed {
 
   async list(context: CallContext, filter: EventFilter, after: Position | undefined, page: { size: number; token: string }): Promise<EventPage> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'events.events', filter: { ...filter, after: after && formatPosition(after) } };
-    const cursor = decodePageToken(page.token, scope, 1);
+    const cursor = decodePageToken(page.token, scope, ['text']);
     const from = cursor ? parsePosition('page_token', cursor[0]) : (after ?? ORIGIN);
     const batch = await this.runner.run(context, (tx) => readEvents(tx, from, filter, page.size + 1), { read_only: true });
     const more = batch.events.length > page.size;

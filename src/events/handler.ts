@@ -5,7 +5,7 @@
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { EventService, type EventType as EventTypeMessage } from '../../gen/stockroom/events/v1/events_service_pb.js';
-import { Checks } from '../inventory/validation.js';
+import { RequestCheck } from '../shared/request-check.js';
 import { callContext } from '../server/context.js';
 import { eventMessage, eventTypeName } from './convert.js';
 import type { EventFeed, StreamStart } from './feed.js';
@@ -20,7 +20,7 @@ interface FilterFields {
   partIds: string[];
 }
 
-function filterOf(checks: Checks, request: FilterFields): EventFilter {
+function filterOf(checks: RequestCheck, request: FilterFields): EventFilter {
   const types: EventType[] = [];
   if (request.types.length > LIMITS.filter_types_max) checks.fail('types', `must have at most ${LIMITS.filter_types_max} entries, got ${request.types.length}`);
   request.types.forEach((value, index) => {
@@ -32,21 +32,17 @@ function filterOf(checks: Checks, request: FilterFields): EventFilter {
     if (list.length > LIMITS.filter_ids_max) checks.fail(field, `must have at most ${LIMITS.filter_ids_max} entries, got ${list.length}`);
   }
   const product_ids = request.productIds.map((id, index) => checks.text(`product_ids[${index}]`, id, { min: 1, max: LIMITS.product_id_length_max }));
-  const part_ids = request.partIds.map((id, index) => checks.uuid(`part_ids[${index}]`, id));
+  const part_ids = request.partIds.map((id, index) => checks.id(`part_ids[${index}]`, id));
   return { types, product_ids, part_ids };
 }
 
-function pageSize(checks: Checks, value: number): number {
-  if (value < 0) checks.fail('page_size', `must not be negative, got ${value}`);
-  return value <= 0 ? LIMITS.page_size_default : Math.min(value, LIMITS.page_size_max);
-}
 
 export function eventHandler(feed: EventFeed): Impl {
   return {
     async listEvents(request, context: HandlerContext) {
-      const checks = new Checks();
+      const checks = new RequestCheck();
       const filter = filterOf(checks, request);
-      const size = pageSize(checks, request.pageSize);
+      const size = checks.pageSize('page_size', request.pageSize, { default_size: LIMITS.page_size_default, max_size: LIMITS.page_size_max });
       checks.done();
       const after = request.afterPosition === '' ? undefined : parsePosition('after_position', request.afterPosition);
       const page = await feed.list(callContext(context), filter, after, { size, token: request.pageToken });
@@ -54,7 +50,7 @@ export function eventHandler(feed: EventFeed): Impl {
     },
 
     async *watchEvents(request, context: HandlerContext) {
-      const checks = new Checks();
+      const checks = new RequestCheck();
       const filter = filterOf(checks, request);
       if (request.fromOldest && request.afterPosition !== '') checks.fail('from_oldest', 'cannot be combined with after_position');
       checks.done();
