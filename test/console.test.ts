@@ -227,6 +227,7 @@ describeWithBrowser('admin console in Chromium', () => {
     await short.waitFor();
     await expect(short.locator('[data-label="requested"]').textContent()).resolves.toBe('100.000');
     await expect(short.locator('[data-label="available"]').textContent()).resolves.toBe('4.000');
+    await expect(short.textContent()).resolves.toContain('BRG-6204 (MAIN / Store A)');
     await expect(issue.getByRole('alert').textContent()).resolves.toContain('INSUFFICIENT_STOCK');
     await shot(page, 'part');
 

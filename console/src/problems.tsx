@@ -4,6 +4,7 @@
  * a shortage shows requested and available per line, and anything else shows
  * its message and reason.
  */
+import { createContext, useContext } from 'react';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { BadRequestSchema, ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { InsufficientStockDetailSchema as InventoryShortageSchema, ReservationExceededDetailSchema } from '../../gen/stockroom/inventory/v1/error_details_pb.js';
@@ -77,8 +78,12 @@ export function violationFor(problem: Problem | null, field: string): string | u
   return found?.description;
 }
 
+/** Turns ids in error details (e.g. a location id) into names people know; pages that know them provide it. */
+export const IdLabels = createContext<(id: string) => string>((id) => id);
+
 /** The whole problem, minus the violations a form already shows beside their fields. */
 export function ProblemBox({ problem, shownFields = [] }: { problem: Problem | null; shownFields?: readonly string[] }) {
+  const label = useContext(IdLabels);
   if (!problem) return null;
   const unplaced = problem.violations.filter((v) => !shownFields.some((field) => violationFor({ ...problem, violations: [v] }, field)));
   const placed_all = problem.violations.length > 0 && unplaced.length === 0;
@@ -106,7 +111,7 @@ export function ProblemBox({ problem, shownFields = [] }: { problem: Problem | n
               <tr key={index}>
                 <td>
                   {line.what}
-                  {line.where ? <span className="muted"> ({line.where})</span> : null}
+                  {line.where ? <span className="muted"> ({label(line.where)})</span> : null}
                 </td>
                 <td className="num" data-label="requested">{line.requested}</td>
                 <td className="num" data-label="available">{line.available}</td>

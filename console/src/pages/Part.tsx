@@ -64,6 +64,8 @@ function StockByLocation({ partId }: { partId: string }) {
                 <tr>
                   <th scope="col">Location</th>
                   <th scope="col" className="num">On hand</th>
+                  <th scope="col" className="num">Held for work orders</th>
+                  <th scope="col" className="num">Available</th>
                   <th scope="col" className="num">Value</th>
                 </tr>
               </thead>
@@ -74,6 +76,8 @@ function StockByLocation({ partId }: { partId: string }) {
                       {row.site} / {row.name}
                     </td>
                     <td className="num" data-col="qty">{row.qtyOnHand}</td>
+                    <td className="num">{row.qtyReserved}</td>
+                    <td className="num">{row.qtyAvailable}</td>
                     <td className="num">{value_by_location.get(row.locationId) ?? '0.0000000'}</td>
                   </tr>
                 ))}

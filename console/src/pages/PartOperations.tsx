@@ -1,6 +1,7 @@
 /** Every stock operation on one part, each showing the layers (allocations) the server chose. */
 import { Allowed } from '../App.js';
-import { ActionForm, type FieldSpec } from '../forms.js';
+import { ActionForm, wholeNumber, type FieldSpec } from '../forms.js';
+import { IdLabels } from '../problems.js';
 import { AllocationTable, dateInput, useLocations } from '../parts-shared.js';
 import { Link } from '../router.js';
 import { partsClient } from '../transport.js';
@@ -25,7 +26,7 @@ function result(response: StockResult, after: string) {
 }
 
 export function PartOperations({ partId }: { partId: string }) {
-  const { options, locations } = useLocations();
+  const { options, locations, label } = useLocations();
   if (locations.length === 0) {
     return (
       <Section title="Stock operations">
@@ -40,6 +41,7 @@ export function PartOperations({ partId }: { partId: string }) {
   const work_order: FieldSpec = { name: 'work_order_id', label: 'Work order', required: true };
   return (
     <Allowed role="operator">
+      <IdLabels.Provider value={label}>
       <Section title="Stock operations">
         <div className="form-grid" data-forms="part-operations">
           <ActionForm
@@ -55,6 +57,22 @@ export function PartOperations({ partId }: { partId: string }) {
             fields={[work_order, location, quantity('Quantity to issue')]}
             run={(v) => partsClient.issueToWorkOrder({ partId, workOrderId: v.work_order_id.trim(), locationId: v.location_id, qty: v.qty.trim() })}
             renderResult={(r) => result(r, `On hand here: ${r.qtyOnHandAfter}.`)}
+          />
+          <ActionForm
+            title="Hold for work order"
+            submitLabel="Hold"
+            fields={[work_order, location, quantity('Quantity to hold'), { name: 'ttl', label: 'Hold for (seconds, optional)', kind: 'quantity' }]}
+            run={(v) =>
+              partsClient.reservePartsForWorkOrder({ partId, workOrderId: v.work_order_id.trim(), locationId: v.location_id, qty: v.qty.trim(), ttl: v.ttl.trim() ? { seconds: wholeNumber(v, 'ttl') } : undefined })
+            }
+            renderResult={(r) => <p>{r.message}. Available here: {r.qtyAvailable}.</p>}
+          />
+          <ActionForm
+            title="Release work-order hold"
+            submitLabel="Release hold"
+            fields={[work_order, location, { name: 'qty', label: 'Quantity (empty: all)', kind: 'quantity' }]}
+            run={(v) => partsClient.releaseWorkOrderReservation({ partId, workOrderId: v.work_order_id.trim(), locationId: v.location_id, qty: v.qty.trim() })}
+            renderResult={(r) => <p>Released {r.qtyReleased}.</p>}
           />
           <ActionForm
             title="Return from work order"
@@ -99,6 +117,7 @@ export function PartOperations({ partId }: { partId: string }) {
           </Allowed>
         </div>
       </Section>
+      </IdLabels.Provider>
     </Allowed>
   );
 }
