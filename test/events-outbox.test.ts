@@ -8,6 +8,9 @@
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { connectionConfig } from '../src/db/session.js';
+import { createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { ServerReflection } from '../gen/grpc/reflection/v1/reflection_pb.js';
 import { call, expectError, startStockroom, testDatabaseUrl, testRuntimeRole, uniqueTenant, type TestStockroom } from './support/harness.js';
 
 const INVENTORY = 'stockroom.inventory.v1.InventoryService';
@@ -171,5 +174,29 @@ describe('outbox', () => {
       ['STOCK_RECEIVED', 'EARLY'],
     ]);
     expect(after.events[0].caller).toBe('slow');
+  });
+
+  test('a hold that expires writes RESERVATION_EXPIRED (the sweeper moves held to expired)', async () => {
+    const t = await tenant('carol');
+    await t.inventory('CreateItem', { productId: 'LAMP', name: 'Lamp', reorderPoint: 0 });
+    await t.inventory('RecordInbound', { productId: 'LAMP', quantity: 3 });
+    await t.inventory('Reserve', { items: [{ productId: 'LAMP', quantity: 2 }], reference: 'CART-1', ttl: { seconds: '0', nanos: 200_000_000 } });
+    const expired = await allEvents(t, { types: ['EVENT_TYPE_RESERVATION_EXPIRED'] }, 1);
+    expect(expired).toHaveLength(1);
+    expect(expired[0]).toMatchObject({ productId: 'LAMP', reference: 'CART-1', quantity: '2', onHand: '3', reserved: '0', available: '3' });
+  });
+
+  test('EventService is served with health and listed by reflection like the other services', async () => {
+    const health = stockroom.grpcClient('grpc.health.v1.Health');
+    expect((await call(health, 'Check', { service: 'stockroom.events.v1.EventService' })).status).toBe('SERVING');
+    const reflection = createClient(ServerReflection, createGrpcTransport({ baseUrl: stockroom.url }));
+    async function* request() {
+      yield { messageRequest: { case: 'listServices' as const, value: '*' } };
+    }
+    for await (const response of reflection.serverReflectionInfo(request())) {
+      if (response.messageResponse.case !== 'listServicesResponse') throw new Error(response.messageResponse.case);
+      expect(response.messageResponse.value.service.map((service) => service.name)).toContain('stockroom.events.v1.EventService');
+      break;
+    }
   });
 });
