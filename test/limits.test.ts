@@ -56,6 +56,8 @@ test('a call that sends no deadline gets STOCKROOM_DEFAULT_DEADLINE_MS', async (
     const started = Date.now();
     const error = await expectError(call(inventory, 'reserve', reserve, token, { deadline_ms: 0 }));
     expect(error.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    // The one error path: a deadline carries its ErrorInfo like every error.
+    expect(error.errorInfos.map((info) => info.reason)).toEqual(['DEADLINE_EXCEEDED']);
     // The statement waiting on the lock is cancelled, not left to lock_timeout.
     expect(Date.now() - started).toBeLessThan(4_000);
   });
@@ -67,6 +69,8 @@ test('a deadline longer than STOCKROOM_MAX_DEADLINE_MS is cut to it', async () =
     const started = Date.now();
     const error = await expectError(call(inventory, 'reserve', reserve, token, { deadline_ms: 30_000 }));
     expect(error.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    // The one error path: a deadline carries its ErrorInfo like every error.
+    expect(error.errorInfos.map((info) => info.reason)).toEqual(['DEADLINE_EXCEEDED']);
     // Ended by the server's cut, long before the client's own 30 s deadline
     // and before the 5 s lock timeout.
     expect(Date.now() - started).toBeLessThan(4_000);
