@@ -79,15 +79,25 @@ function postgresAnswers(pg_port: number): Promise<boolean> {
   });
 }
 
-test('SIGTERM under load: every call in flight finishes OK, then the embedded database stops, exit 0, a keep-alive client does not hold it up', async () => {
-  const server = await spawnServer(NODE, ['dist/src/main.js']);
+interface Load {
+  readonly in_flight: Promise<unknown>[];
+  /** Lets the calls go on; returns when. */
+  release(): Promise<number>;
+  close(): void;
+}
+
+/**
+ * 24 Reserves in flight: they wait on an item row locked here, so they are
+ * still running when the signal comes, and an HTTP/1.1 client that keeps its
+ * connection open between requests.
+ */
+async function underLoad(server: Spawned): Promise<Load> {
   const auth = loadConfig({ STOCKROOM_JWT_SECRET: TEST_JWT_SECRET, STOCKROOM_DATABASE_URL: 'postgresql://x@127.0.0.1/x' }).auth;
   const token = await mintToken(auth, { tenant: 'shutdown', roles: ['admin'], subject: 'operator' });
   const inventory = new (serviceConstructor('stockroom.inventory.v1.InventoryService'))(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
   await call(inventory, 'createItem', { productId: 'DRAIN', sku: 'D', name: 'Drain' }, token).catch(() => undefined);
   await call(inventory, 'recordInbound', { productId: 'DRAIN', quantity: '1000', reference: 'PO' }, token);
 
-  // Calls wait on a lock held here, so they are in flight when SIGTERM comes.
   const holder = new pg.Client({ connectionString: `postgresql://postgres:stockroom-embedded@127.0.0.1:${server.pg_port}/postgres` });
   await holder.connect();
   holder.on('error', () => {});
@@ -101,7 +111,6 @@ test('SIGTERM under load: every call in flight finishes OK, then the embedded da
     if (waited_ms > 10_000) throw new Error('the calls never reached the lock');
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  // An HTTP/1.1 client that keeps its connection open between requests.
   const agent = new http.Agent({ keepAlive: true });
   await new Promise<void>((resolve, reject) => {
     const request = http.request(`http://127.0.0.1:${server.port}/grpc.health.v1.Health/Check`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (response) => {
@@ -111,25 +120,61 @@ test('SIGTERM under load: every call in flight finishes OK, then the embedded da
     request.on('error', reject);
     request.end('{}');
   });
+  return {
+    in_flight,
+    release: async () => {
+      const released_at = Date.now();
+      await holder.query('rollback');
+      await holder.end();
+      return released_at;
+    },
+    close: () => {
+      agent.destroy();
+      inventory.close();
+    },
+  };
+}
 
-  server.child.kill('SIGTERM');
+/** Signal, check the database still serves the drain, release the calls: all OK, exit 0, nothing left. */
+async function expectDrained(name: string, server: Spawned, signal: () => void): Promise<void> {
+  const load = await underLoad(server);
+  signal();
   await new Promise((resolve) => setTimeout(resolve, 500));
   // Still draining: the embedded database must still be there for the calls.
   expect(await postgresAnswers(server.pg_port)).toBe(true);
-  const released_at = Date.now();
-  await holder.query('rollback');
-  await holder.end();
-
-  const results = await Promise.allSettled(in_flight);
+  const released_at = await load.release();
+  const results = await Promise.allSettled(load.in_flight);
   expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
   const exit = await server.exited;
   expect(exit).toMatchObject({ code: 0, signal: null });
-  process.stdout.write(`SIGTERM drain: ${in_flight.length} calls OK, exit ${exit.at - released_at} ms after the lock was released\n`);
+  process.stdout.write(`${name} drain: ${load.in_flight.length} calls OK, exit ${exit.at - released_at} ms after the lock was released\n`);
   expect(exit.at - released_at).toBeLessThan(3_000);
   expect(await postgresAnswers(server.pg_port)).toBe(false);
   expect(fs.existsSync(path.join(DATA_DIR, 'postmaster.pid'))).toBe(false);
-  agent.destroy();
-  inventory.close();
+  load.close();
+}
+
+test('SIGTERM under load: every call in flight finishes OK, then the embedded database stops, exit 0, a keep-alive client does not hold it up', async () => {
+  const server = await spawnServer(NODE, ['dist/src/main.js']);
+  await expectDrained('SIGTERM', server, () => server.child.kill('SIGTERM'));
+});
+
+test('Ctrl-C on `npm start` under load (SIGINT to the whole process group, as a terminal sends it): PostgreSQL, in its own session, does not get it; every call in flight finishes OK, exit 0', async () => {
+  const server = await spawnServer('npm', ['start', '--silent'], { detached: true });
+  await expectDrained('Ctrl-C', server, () => process.kill(-server.child.pid!, 'SIGINT'));
+});
+
+test('SIGKILL of the server: the watchdog stops its embedded PostgreSQL within seconds', async () => {
+  const server = await spawnServer(NODE, ['dist/src/main.js']);
+  expect(await postgresAnswers(server.pg_port)).toBe(true);
+  const killed_at = Date.now();
+  server.child.kill('SIGKILL');
+  await server.exited;
+  for (let waited_ms = 0; (await postgresAnswers(server.pg_port)) || fs.existsSync(path.join(DATA_DIR, 'postmaster.pid')); waited_ms += 50) {
+    if (waited_ms > 10_000) throw new Error('PostgreSQL still runs 10 s after its server was killed');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  process.stdout.write(`SIGKILL: PostgreSQL gone ${Date.now() - killed_at} ms after the server was killed\n`);
 });
 
 async function expectCleanStop(server: Spawned, stop: () => void): Promise<void> {
