@@ -1,10 +1,12 @@
 /**
- * `npm run token -- --tenant acme --role admin --sub alice [--ttl 3600] [--private-key key.pem --alg RS256] [--link]`
+ * `npm run token -- --tenant acme --role admin --sub alice [--ttl 3600] [--private-key key.pem --alg RS256] [--link] [--url http://host:port]`
  * prints a token for the key the server is configured with (the development
  * secret when none is), for grpcurl's `-H "authorization: Bearer $TOKEN"`.
  * stdout carries only the token, so `TOKEN=$(npm run token --silent -- ...)`
  * works; the admin console's sign-in link goes to stderr (or, with --link,
- * to stdout instead of the token).
+ * to stdout instead of the token). The link points at --url, else at the
+ * address the server's own settings give (STOCKROOM_HOST, STOCKROOM_PORT,
+ * STOCKROOM_TLS_CERT_FILE), so it names the port the server really uses.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     'private-key': { type: 'string' },
     alg: { type: 'string', default: 'RS256' },
     link: { type: 'boolean', default: false },
+    url: { type: 'string' },
   },
   strict: true,
 });
@@ -34,6 +37,7 @@ if (!values.sub) fail('--sub is required');
 const roles = (values.role ?? []).flatMap((role) => role.split(','));
 for (const role of roles) if (!(ROLES as readonly string[]).includes(role)) fail(`unknown role "${role}"; roles are ${ROLES.join(', ')}`);
 if (!/^\d+$/.test(values.ttl!)) fail('--ttl must be a number of seconds');
+const base_url = values.url === undefined ? undefined : serverUrl(values.url);
 
 let config;
 try {
@@ -52,7 +56,7 @@ const token = await mintToken(config.auth, {
   private_key_pem: values['private-key'] ? fs.readFileSync(values['private-key'], 'utf8') : undefined,
   algorithm: values.alg as 'RS256' | 'ES256',
 });
-const link = consoleLink(config.host, config.port, Boolean(config.tls_cert_file), token);
+const link = `${base_url ?? serverOrigin(config.host, config.port, Boolean(config.tls_cert_file))}/admin/#token=${token}`;
 if (values.link) {
   process.stdout.write(`${link}\n`);
 } else {
@@ -60,8 +64,22 @@ if (values.link) {
   process.stderr.write(`admin console: ${link}\n`);
 }
 
-/** The console reads the token from the fragment, which browsers never send to a server. */
-function consoleLink(host: string, port: number, tls: boolean, token: string): string {
+// The console reads the token from the link's fragment, which browsers never send to a server.
+
+/** Where the configured server listens, as a browser reaches it (a wildcard address is reached on loopback). */
+function serverOrigin(host: string, port: number, tls: boolean): string {
   const reachable_host = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return `${tls ? 'https' : 'http'}://${reachable_host}:${port}/admin/#token=${token}`;
+  return `${tls ? 'https' : 'http'}://${reachable_host}:${port}`;
+}
+
+/** --url: the server's address as the browser reaches it (behind a proxy, say); only its origin counts. */
+function serverUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    fail(`--url must be an http or https URL such as http://127.0.0.1:50051, got "${text.slice(0, 64)}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`--url must be an http or https URL, got "${text.slice(0, 64)}"`);
+  return url.origin;
 }
