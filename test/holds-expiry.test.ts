@@ -144,6 +144,17 @@ describe('an expired hold refuses commit and release', () => {
     expect(item.onHand).toBe('4');
   });
 
+  test('retries of a Reserve with a lifetime return the first answer, also after it expired, and hold once', async () => {
+    const { name, rpc } = await tenant(4);
+    const request = { reference: 'o-r', items: [{ productId: 'SKU-1', quantity: 3 }], ttl: ttl(200), idempotencyKey: 'reserve-o-r' };
+    const [first, ...concurrent] = await Promise.all([rpc('Reserve', request), rpc('Reserve', request), rpc('Reserve', request)]);
+    for (const retry of concurrent) expect(retry).toEqual(first);
+    await sleep(400);
+    expect(await rpc('Reserve', request)).toEqual(first);
+    await eventually(async () => expect((await rpc('GetItem', { productId: 'SKU-1' })).item.reserved).toBe('0'));
+    expect(await expiryRows(name)).toEqual([{ reference: 'o-r', quantity: '3', reason: 'EXPIRED' }]);
+  });
+
   test('a retry of a commit that succeeded before expiry returns its first answer', async () => {
     const { rpc } = await tenant(3);
     await rpc('Reserve', { reference: 'o-2', items: [{ productId: 'SKU-1', quantity: 3 }], ttl: ttl(200) });
