@@ -53,6 +53,15 @@ async function eventually(check: () => Promise<void>, timeout_ms = 5_000): Promi
   }
 }
 
+/** Lifetime of the holds the race tests reserve: long enough that all 30 are reserved before the first expires. */
+const RACE_TTL_MS = 1_000;
+
+/** Milliseconds to wait so that call `index` is sent between 300 ms before and 60 ms after the hold's expire time (a call reaches its transaction tens of ms after it is sent, more on a loaded machine). */
+function untilAround(expire_time: { seconds: string; nanos: number }, index: number): number {
+  const expire_ms = Number(expire_time.seconds) * 1000 + Math.floor(expire_time.nanos / 1e6);
+  return Math.max(0, expire_ms - 300 + (index % 13) * 30 - Date.now());
+}
+
 async function expiryRows(tenant_name: string) {
   return rawQuery<{ reference: string; quantity: string; reason: string }>(
     `select reference, quantity::text, reason from inventory_hold_expiries where tenant_id = $1 order by reference`,
@@ -173,13 +182,10 @@ describe('an expired hold refuses commit and release', () => {
   test('a commit racing its hold\'s expiry either commits or is refused as expired, never both, never neither', async () => {
     const holds = 30;
     const { name, rpc } = await tenant(holds);
-    await Promise.all(
-      Array.from({ length: holds }, (_, index) => rpc('Reserve', { reference: `race-${index}`, items: [{ productId: 'SKU-1', quantity: 1 }], ttl: ttl(200) })),
-    );
-    const started = Date.now();
     const outcomes = await Promise.all(
       Array.from({ length: holds }, async (_, index) => {
-        await sleep(Math.max(0, 150 + index * 3 - (Date.now() - started)));
+        const reserved = await rpc('Reserve', { reference: `race-${index}`, items: [{ productId: 'SKU-1', quantity: 1 }], ttl: ttl(RACE_TTL_MS) });
+        await sleep(untilAround(reserved.lines[0].expireTime, index));
         try {
           await rpc('CommitOutbound', { reference: `race-${index}`, items: [{ productId: 'SKU-1', quantity: 1 }], idempotencyKey: `race-${index}` });
           return 'committed';
@@ -196,6 +202,7 @@ describe('an expired hold refuses commit and release', () => {
       [name],
     );
     const committed = outcomes.filter((outcome) => outcome === 'committed').length;
+    console.log(`commit racing expiry: ${committed} of ${holds} committed, ${holds - committed} refused as expired`);
     for (const line of lines) {
       const index = Number(line.reference.slice('race-'.length));
       expect(line.held).toBe('0');
@@ -222,6 +229,30 @@ describe('ExtendReservation', () => {
     await sleep(400);
     const view = await rpc('GetReservation', { reference: 'x' });
     expect(view.reservation.lines.map((line: any) => [line.held, line.expired])).toEqual([['2', '0'], ['1', '0']]);
+  });
+
+  test('an extension racing the hold\'s expiry either extends it (never released) or is refused as expired (released once)', async () => {
+    const holds = 30;
+    const { name, rpc } = await tenant(holds);
+    const outcomes = await Promise.all(
+      Array.from({ length: holds }, async (_, index) => {
+        const reserved = await rpc('Reserve', { reference: `ext-${index}`, items: [{ productId: 'SKU-1', quantity: 1 }], ttl: ttl(RACE_TTL_MS) });
+        await sleep(untilAround(reserved.lines[0].expireTime, index));
+        try {
+          await rpc('ExtendReservation', { reference: `ext-${index}`, ttl: ttl(60_000) });
+          return 'extended';
+        } catch (error) {
+          expect(errorDetails(error, SCHEMAS).errorInfo?.reason).toBe('RESERVATION_EXPIRED');
+          return 'expired';
+        }
+      }),
+    );
+    const extended = outcomes.filter((outcome) => outcome === 'extended').length;
+    console.log(`extension racing expiry: ${extended} of ${holds} extended, ${holds - extended} refused as expired`);
+    await eventually(async () => expect((await rpc('GetItem', { productId: 'SKU-1' })).item.reserved).toBe(String(extended)));
+    await sleep(300);
+    const released = new Set((await expiryRows(name)).map((row) => row.reference));
+    outcomes.forEach((outcome, index) => expect([`ext-${index}`, released.has(`ext-${index}`)]).toEqual([`ext-${index}`, outcome === 'expired']));
   });
 
   test('an expired reference cannot be extended; an unknown one is NOT_FOUND; ttl is required', async () => {
