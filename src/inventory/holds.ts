@@ -45,6 +45,19 @@ export function lapsedRefusal<Line extends { product_id: string; quantity: bigin
   return expired.length === 0 ? undefined : new ReservationExpiredError(reference, expired);
 }
 
+/**
+ * For a reference that holds nothing any more (release-all, extend): the
+ * refusal if what it held expired, from its lines as reservationLines reads
+ * them; undefined if none did.
+ */
+export function expiredInstead(reference: string, lines: readonly (LapsedRow & { product_id: string })[]): ReservationExpiredError | undefined {
+  return lapsedRefusal(
+    reference,
+    lines.map((line) => ({ product_id: line.product_id, quantity: 0n, row: line })),
+    (line) => line.row,
+  );
+}
+
 const HOLD_COLUMNS = `h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at as line_created_at, h.updated_at as line_updated_at`;
 
 // Under the items' locks ($3 their ids): lines still holding units, not lapsed.
@@ -105,7 +118,7 @@ export class HoldLifetimes {
   private async nothingToExtend(tx: Tx, reference: string): Promise<ReservationLineView[]> {
     const lines = await repository.reservationLines(tx, reference, LIMITS.products_per_reference);
     if (lines.length === 0) throw new NotFoundError('reservation', reference, 'reference');
-    const lapsed = lapsedRefusal(reference, lines.map((line) => ({ product_id: line.product_id, quantity: 0n })), (line) => lines.find((row) => row.product_id === line.product_id));
+    const lapsed = expiredInstead(reference, lines);
     if (lapsed) throw lapsed;
     return [];
   }

@@ -10,7 +10,7 @@ import type { CallContext } from '../shared/caller.js';
 import { assert, FailedPreconditionError, InsufficientStockError, NotFoundError, type Shortage } from '../shared/errors.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
 import { ReservationExceededError, type ExceededLine } from './errors.js';
-import { lapsedRefusal } from './holds.js';
+import { expiredInstead, lapsedRefusal } from './holds.js';
 import { LIMITS } from './limits.js';
 import { mergeLines } from './lines.js';
 import type { AvailabilityResult, OrderLine, OrderResult, ReservationLineView } from './model.js';
@@ -189,7 +189,7 @@ export class OrderFlow {
       const lines = await repository.reservationLines(tx, reference, LIMITS.products_per_reference);
       if (lines.length === 0) throw new NotFoundError('reservation', reference, 'reference');
       // Nothing left to release: refuse if what it held expired instead.
-      const lapsed = lapsedRefusal(reference, lines.map((line) => ({ product_id: line.product_id, quantity: 0n })), (line) => lines.find((row) => row.product_id === line.product_id));
+      const lapsed = expiredInstead(reference, lines);
       if (lapsed) throw lapsed;
       return orderResult(reference, []);
     }
