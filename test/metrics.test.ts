@@ -59,7 +59,8 @@ const NOT_YET_HAPPENED = new Set([
   'stockroom_health_refresh_failures_total',
 ]);
 
-const LOCK_TIMEOUT_MS = 400;
+// Long enough that a loaded machine still reaches the lock wait before the 400 ms deadline of the cancelled call.
+const LOCK_TIMEOUT_MS = 1_500;
 
 let stockroom: TestStockroom;
 let inventory: grpc.Client;
@@ -110,7 +111,7 @@ async function mixedWorkload() {
   const release = await lockItems(tenant);
   try {
     const token = await stockroom.token({ tenant });
-    const late = await expectError(call(inventory, 'Reserve', { items: [{ productId: 'A', quantity: 1 }], reference: 'O-LATE' }, token, { deadline_ms: 150 }));
+    const late = await expectError(call(inventory, 'Reserve', { items: [{ productId: 'A', quantity: 1 }], reference: 'O-LATE' }, token, { deadline_ms: 400 }));
     expect(late.code).toBe(4); // DEADLINE_EXCEEDED
     const blocked = await expectError(rpc('Reserve', { items: [{ productId: 'A', quantity: 1 }], reference: 'O-LOCKED' }));
     expect(blocked.errorInfo?.reason).toBe('LOCK_TIMEOUT');
