@@ -12,6 +12,7 @@ import net from 'node:net';
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { call, rawQuery, startStockroom, uniqueTenant, type TestStockroom } from './support/harness.js';
+import { parsePrometheusText, valueOf } from './support/prometheus-text.js';
 
 const NATS = process.env.NATS_TEST_URL ?? '127.0.0.1:4222';
 const [NATS_HOST, NATS_PORT] = [NATS.split(':')[0], Number(NATS.split(':')[1] ?? 4222)];
@@ -177,6 +178,12 @@ describeNats('NATS JetStream relay', () => {
     const events = await listed(stockroom, token);
     expect(events).toHaveLength(2_000 + 10 * 3);
     const messages = await received(environment, tenant, events.length);
+    // The second server's stockroom_events_relayed_total counts what it relayed and committed.
+    const relayed_here = async () => valueOf(parsePrometheusText(await (await fetch(`${stockroom.url}/metrics`)).text()), 'stockroom_events_relayed_total');
+    const expected_here = async () => (await progress(environment.STOCKROOM_NATS_RELAY_NAME)).published - stopped_at.published;
+    const counted_by = Date.now() + 5_000;
+    while ((await relayed_here()) !== (await expected_here()) && Date.now() < counted_by) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await relayed_here()).toBe(await expected_here());
     await stockroom.close();
     expectOnceInOrder(messages, events);
   }, 55_000);

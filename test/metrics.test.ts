@@ -54,7 +54,6 @@ const DOCUMENTED: Record<string, readonly string[]> = {
 /** Families whose series only appear once something happened (a labelled counter nobody incremented has no sample). */
 const NOT_YET_HAPPENED = new Set([
   'stockroom_db_transaction_retries_total',
-  'stockroom_holds_expired_total',
   'stockroom_events_written_total',
   'stockroom_health_refresh_failures_total',
 ]);
@@ -118,6 +117,8 @@ async function mixedWorkload() {
   } finally {
     await release();
   }
+  // A hold with a 200 ms lifetime, released by the sweeper (every second by default).
+  await rpc('Reserve', { items: [{ productId: 'A', quantity: 1 }], reference: 'O-TTL', ttl: { seconds: '0', nanos: 200_000_000 } });
   const unauthenticated = await expectError(call(inventory, 'ListItems', {}, undefined));
   expect(unauthenticated.code).toBe(16);
 
@@ -133,11 +134,16 @@ describe('GET /metrics', () => {
 
   beforeAll(async () => {
     await mixedWorkload();
-    // The health gauges refresh on their own timer; wait for one pass that saw the parts tenant.
+    // The health gauges and the hold sweeper run on their own timers; wait for a pass of each.
     const deadline = Date.now() + 10_000;
     do {
       families = await scrape();
-      if (valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: PARTS }) >= 1 && valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: INVENTORY }) >= 1) break;
+      if (
+        valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: PARTS }) >= 1 &&
+        valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: INVENTORY }) >= 1 &&
+        valueOf(families, 'stockroom_holds_expired_total', { grpc_service: INVENTORY }) >= 1
+      )
+        break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     } while (Date.now() < deadline);
   });
@@ -161,14 +167,14 @@ describe('GET /metrics', () => {
 
   test('RPC counters agree with the calls made, with go-grpc-prometheus labels', () => {
     const reserve = { grpc_type: 'unary', grpc_service: INVENTORY, grpc_method: 'Reserve' };
-    expect(valueOf(families, 'grpc_server_started_total', reserve)).toBe(14);
+    expect(valueOf(families, 'grpc_server_started_total', reserve)).toBe(15);
     expect(valueOf(families, 'grpc_server_handled_total', { ...reserve, grpc_code: 'FailedPrecondition' })).toBe(10);
-    expect(valueOf(families, 'grpc_server_handled_total', { ...reserve, grpc_code: 'OK' })).toBe(2);
+    expect(valueOf(families, 'grpc_server_handled_total', { ...reserve, grpc_code: 'OK' })).toBe(3);
     expect(valueOf(families, 'grpc_server_handled_total', { ...reserve, grpc_code: 'DeadlineExceeded' })).toBe(1);
     expect(valueOf(families, 'grpc_server_handled_total', { ...reserve, grpc_code: 'Aborted' })).toBe(1);
-    expect(valueOf(families, 'grpc_server_handling_seconds_count', reserve)).toBe(14);
-    expect(valueOf(families, 'grpc_server_msg_received_total', reserve)).toBe(14);
-    expect(valueOf(families, 'grpc_server_msg_sent_total', reserve)).toBe(2);
+    expect(valueOf(families, 'grpc_server_handling_seconds_count', reserve)).toBe(15);
+    expect(valueOf(families, 'grpc_server_msg_received_total', reserve)).toBe(15);
+    expect(valueOf(families, 'grpc_server_msg_sent_total', reserve)).toBe(3);
     expect(valueOf(families, 'stockroom_rpc_in_flight', reserve)).toBe(0);
     const errors = { grpc_service: INVENTORY, grpc_method: 'Reserve' };
     expect(valueOf(families, 'stockroom_rpc_errors_total', { ...errors, grpc_code: 'FailedPrecondition', reason: 'INSUFFICIENT_STOCK' })).toBe(10);
@@ -184,6 +190,7 @@ describe('GET /metrics', () => {
     expect(valueOf(families, 'stockroom_stock_movements_total', { grpc_service: INVENTORY, type: 'OUTBOUND' })).toBe(1);
     expect(valueOf(families, 'stockroom_stock_movements_total', { grpc_service: PARTS, type: 'RECEIVE' })).toBe(1);
     expect(valueOf(families, 'stockroom_stock_movements_total', { grpc_service: PARTS, type: 'ISSUE' })).toBe(1);
+    expect(valueOf(families, 'stockroom_holds_expired_total', { grpc_service: INVENTORY })).toBe(1);
   });
 
   test('database: outcomes, a lock timeout, a deadline cancel, the pool and acquire times', () => {

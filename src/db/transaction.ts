@@ -57,7 +57,7 @@ export interface Tx {
 }
 
 /** What Tx.count counts; each is one metric family (src/observability/metrics.ts). */
-export type CommittedCounter = 'stock_movements' | 'idempotent_replays' | 'holds_expired' | 'events_written';
+export type CommittedCounter = 'stock_movements' | 'idempotent_replays' | 'holds_expired' | 'events_written' | 'events_relayed';
 
 export interface CommittedCount {
   readonly counter: CommittedCounter;

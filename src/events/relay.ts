@@ -127,7 +127,10 @@ export class NatsRelay {
         acked = event.position;
         published++;
       }
-      if (published > 0) await tx.query(SAVE_PROGRESS, [this.config.relay_name, String(acked.xid), String(acked.id), published]);
+      if (published > 0) {
+        await tx.query(SAVE_PROGRESS, [this.config.relay_name, String(acked.xid), String(acked.id), published]);
+        tx.count('events_relayed', '', '', published);
+      }
       return { leading: true, published, error };
     });
   }

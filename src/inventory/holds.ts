@@ -15,7 +15,7 @@ import type { IdempotencyStore } from '../shared/idempotency.js';
 import { decodePageToken, pageOf, type PageScope } from '../shared/page-token.js';
 import { ReservationExpiredError, type ExpiredLine } from './errors.js';
 import { LIMITS } from './limits.js';
-import { inventoryMethod } from './methods.js';
+import { INVENTORY_SERVICE_NAME, inventoryMethod } from './methods.js';
 import type { HoldExpiryView, Page, ReservationLineView } from './model.js';
 import { toBigInt, toDate, toLine, type HoldRow } from './rows.js';
 import { EFFECTIVE_HOLD, stockRepository as repository } from './stock-repository.js';
@@ -224,6 +224,7 @@ const DUE_INVENTORY_TENANTS = sql(
 
 export const INVENTORY_HOLD_EXPIRY: HoldExpiryTask = {
   name: 'inventory',
+  grpc_service: INVENTORY_SERVICE_NAME,
   due_tenants: DUE_INVENTORY_TENANTS,
   sweep: SWEEP_INVENTORY,
 };

@@ -78,6 +78,9 @@ export class DatabaseMetrics implements TransactionObserver {
       case 'events_written':
         families.events_written.series(grpc_service, label).value += by;
         break;
+      case 'events_relayed':
+        families.events_relayed.series().value += by;
+        break;
     }
   }
 }

@@ -16,7 +16,7 @@ import { FailedPreconditionError, NotFoundError } from '../shared/errors.js';
 import type { HoldExpiryTask } from '../shared/hold-sweeper.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
 import { locationNotFound, partNotFound, PartShortageError } from './errors.js';
-import { partsMethod } from './methods.js';
+import { PARTS_SERVICE, partsMethod } from './methods.js';
 import { QTY_SCALE, type Micros } from './model.js';
 import { micros, toMicros } from './rows.js';
 import { DIAGNOSE } from './stock-statements.js';
@@ -307,6 +307,7 @@ const DUE_PARTS_TENANTS = sql(
 
 export const PARTS_HOLD_EXPIRY: HoldExpiryTask = {
   name: 'parts',
+  grpc_service: PARTS_SERVICE,
   due_tenants: DUE_PARTS_TENANTS,
   sweep: SWEEP_PARTS,
 };

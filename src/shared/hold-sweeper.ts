@@ -17,6 +17,8 @@ import type { CallContext } from './caller.js';
 
 export interface HoldExpiryTask {
   readonly name: string;
+  /** Whose holds these are, for the stockroom_holds_expired_total metric. */
+  readonly grpc_service: string;
   /** Tenants with due holds; $1 the most due holds to look at. */
   readonly due_tenants: Statement;
   /** Releases up to $2 due holds of tenant $1; answers `released`. */
@@ -48,7 +50,11 @@ export async function sweepExpiredHolds(runner: TransactionRunner, tasks: readon
     released[task.name] = 0;
     for (const { tenant_id } of tenants) {
       for (let batch = 0; batch < limits.batches_per_tenant_max; batch++) {
-        const [row] = await runner.run(tenantContext(tenant_id), (tx) => tx.query<{ released: number }>(task.sweep, [tenant_id, limits.batch_rows]));
+        const [row] = await runner.run(tenantContext(tenant_id), async (tx) => {
+          const rows = await tx.query<{ released: number }>(task.sweep, [tenant_id, limits.batch_rows]);
+          tx.count('holds_expired', task.grpc_service, '', Number(rows[0].released));
+          return rows;
+        });
         released[task.name] += row.released;
         if (row.released < limits.batch_rows) break;
       }
