@@ -126,3 +126,27 @@ test('parts: a reorder point per part and location, with the same three alerts',
   const refused = await expectError(call(parts_client, 'SetReorderPoint', { partId: part.id, locationId: a.id, reorderPoint: '1' }, viewer));
   expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
 });
+
+test('work-order holds of parts write reservation events with the part and location as subject, and their alerts', async () => {
+  const tenant = uniqueTenant('alerts-holds');
+  const token = await stockroom.token({ tenant, roles: ['admin'] });
+  const parts = (method: string, request: object) => call(parts_client, method, request, token);
+  const { part } = await parts('CreatePart', { part: { partNumber: 'BLT-1', name: 'Belt' } });
+  const { location: a } = await parts('CreateLocation', { location: { site: 'MAIN', name: 'A' } });
+  await parts('SetReorderPoint', { partId: part.id, locationId: a.id, reorderPoint: '2' });
+  await parts('ReceiveParts', { partId: part.id, locationId: a.id, qty: '5', unitCost: '1.00' });
+  await parts('ReservePartsForWorkOrder', { workOrderId: 'WO-9', partId: part.id, locationId: a.id, qty: '4' });
+  await parts('ReleaseWorkOrderReservation', { workOrderId: 'WO-9', partId: part.id, locationId: a.id, qty: '2' });
+  const deadline = Date.now() + 10_000;
+  let events: any[] = [];
+  while (events.length < 7 && Date.now() < deadline) {
+    events = (await call(events_client, 'ListEvents', { partIds: [part.id], pageSize: 100 }, token)).events;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  expect(events.map((event) => event.type.replace('EVENT_TYPE_', ''))).toEqual([
+    // An alert a change raises comes just before the change's own event, in the same transaction.
+    'PART_CREATED', 'BACK_IN_STOCK', 'PARTS_RECEIVED', 'LOW_STOCK', 'RESERVATION_CREATED', 'BACK_IN_STOCK', 'RESERVATION_RELEASED',
+  ]);
+  expect(events[4]).toMatchObject({ reference: 'WO-9', quantity: '4.000', onHand: '5.000', reserved: '4.000', available: '1.000', locationId: a.id });
+  expect(events[6]).toMatchObject({ reference: 'WO-9', quantity: '2.000', reserved: '2.000', available: '3.000' });
+});

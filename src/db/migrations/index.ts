@@ -12,6 +12,7 @@ import { Migration0005IdempotencyPurge } from './Migration0005IdempotencyPurge.j
 import { Migration0005bRuntimeRole } from './Migration0005bRuntimeRole.js';
 import { Migration0006Holds } from './Migration0006Holds.js';
 import { Migration0007Events } from './Migration0007Events.js';
+import { Migration0007bWorkOrderHoldEvents } from './Migration0007bWorkOrderHoldEvents.js';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: '0001_foundation', class: Migration0001Foundation },
@@ -22,4 +23,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0005b_runtime_role', class: Migration0005bRuntimeRole },
   { name: '0006_holds', class: Migration0006Holds },
   { name: '0007_events', class: Migration0007Events },
+  { name: '0007b_work_order_hold_events', class: Migration0007bWorkOrderHoldEvents },
 ];

@@ -416,14 +416,15 @@ export enum EventType {
   STOCK_DAMAGED = 6,
 
   /**
-   * Units held for a reference (Reserve); quantity = units added to the hold.
+   * Units held for an order reference (Reserve) or a work order
+   * (ReservePartsForWorkOrder; reference = the work order); quantity = units added.
    *
    * @generated from enum value: EVENT_TYPE_RESERVATION_CREATED = 7;
    */
   RESERVATION_CREATED = 7,
 
   /**
-   * Held units released (Release); quantity = units released.
+   * Held units released (Release, ReleaseWorkOrderReservation); quantity = units released.
    *
    * @generated from enum value: EVENT_TYPE_RESERVATION_RELEASED = 8;
    */
