@@ -77,6 +77,8 @@ describeWithBrowser('admin console in Chromium', () => {
 
   /** Closes a tab once its calls have finished, so the server does not log streams cut mid-response. */
   async function close(page: Page): Promise<void> {
+    // Past the live-update debounce (250 ms), then until its re-reads are done.
+    await page.waitForTimeout(400);
     await page.locator('button.refresh[aria-busy="false"]').waitFor();
     await page.close();
   }
@@ -120,8 +122,9 @@ describeWithBrowser('admin console in Chromium', () => {
 
     // Another service reserves through the API; the console shows the hold.
     await inventoryCall('reserve', { reference: 'order-7', items: [{ productId: 'widget-1', quantity: '4' }] });
-    await page.getByRole('button', { name: 'Refresh' }).click();
+    // No click: the page follows the event stream.
     await page.locator('dd[data-fact="Reserved"]', { hasText: '4' }).waitFor();
+    await expect(page.getByTestId('live').textContent()).resolves.toBe('● live');
     const hold = page.locator('table[data-table="holds"] tr[data-reference="order-7"]');
     await expect(hold.locator('[data-col="held"]').textContent()).resolves.toBe('4');
     await hold.getByRole('link', { name: 'order-7' }).click();
@@ -140,8 +143,10 @@ describeWithBrowser('admin console in Chromium', () => {
     await page.waitForURL('**/admin/items/widget-1');
     await page.locator('dd[data-fact="On hand"]', { hasText: '7' }).waitFor();
     await expect(fact(page, 'Reserved').textContent()).resolves.toBe('1');
-    await expect(hold.locator('[data-col="held"]').textContent()).resolves.toBe('1');
+    // Cached pages show at once and re-read behind: wait for the re-read, not the first paint.
+    await hold.locator('[data-col="held"]', { hasText: /^1$/ }).waitFor();
     const newest = page.locator('table[data-table="movements"] tbody tr').first();
+    await page.locator('table[data-table="movements"] tbody tr', { hasText: 'OUTBOUND' }).waitFor();
     await expect(newest.textContent()).resolves.toMatch(/OUTBOUND\s*-37order-7/);
     await shot(page, 'item');
 

@@ -3,6 +3,7 @@ import { createContext, useContext, useState, type ReactNode } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { Link, match, usePath } from './router.js';
 import { allows, loadSession, signOut, storeToken, type Role, type Session } from './session.js';
+import { useLiveUpdates } from './live.js';
 import { RefreshButton } from './ui.js';
 import { ItemsPage } from './pages/Items.js';
 import { ItemPage } from './pages/Item.js';
@@ -56,6 +57,7 @@ export function App() {
           <span data-testid="who-tenant">{session.tenant}</span>
           <span className="muted"> · </span>
           <span className="role" data-testid="who-role">{session.role ?? 'no role'}</span>
+          <LiveIndicator />
           <RefreshButton />
           <button type="button" onClick={leave}>
             Sign out
@@ -66,6 +68,16 @@ export function App() {
         <Page />
       </main>
     </SessionContext.Provider>
+  );
+}
+
+/** Whether pages follow the event stream; its own component so only it re-renders on a status change. */
+function LiveIndicator() {
+  const status = useLiveUpdates();
+  return (
+    <span className={`live live-${status}`} data-testid="live" title="Pages re-read when stock changes">
+      {status === 'live' ? '● live' : status === 'connecting' ? '○ connecting' : '○ offline'}
+    </span>
   );
 }
 

@@ -5,6 +5,7 @@
 import { createClient, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-web';
 import { InventoryService } from '../../gen/stockroom/inventory/v1/inventory_service_pb.js';
+import { EventService } from '../../gen/stockroom/events/v1/events_service_pb.js';
 import { PartsService } from '../../gen/stockroom/parts/v1/parts_service_pb.js';
 import { currentToken } from './session.js';
 
@@ -26,3 +27,4 @@ export const transport = createConnectTransport({
 /** Clients for writes (forms); reads go through Connect-Query so they cache, refresh and page. */
 export const inventoryClient = createClient(InventoryService, transport);
 export const partsClient = createClient(PartsService, transport);
+export const eventsClient = createClient(EventService, transport);
