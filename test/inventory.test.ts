@@ -418,9 +418,11 @@ describe('ledger', () => {
     const { rpc, name } = await tenant();
     await stocked(rpc, 'A', 3);
     const as_app = { as_app_role: true, tenant: name };
-    await expect(rawQuery('update inventory_items set reserved = on_hand + 1 where tenant_id = $1', [name], as_app)).rejects.toThrow(/inventory_items_reserved_within_on_hand/);
-    await expect(rawQuery('update inventory_items set on_hand = -1, reserved = 0 where tenant_id = $1', [name], as_app)).rejects.toThrow(/inventory_items_on_hand_non_negative/);
-    await expect(rawQuery('update inventory_items set reserved = -1 where tenant_id = $1', [name], as_app)).rejects.toThrow(/inventory_items_reserved_non_negative/);
+    // The service's role cannot write balances at all (test/database-truth.test.ts); the owner hits the CHECKs.
+    await expect(rawQuery('update inventory_items set reserved = on_hand + 1 where tenant_id = $1', [name], as_app)).rejects.toThrow(/permission denied/);
+    await expect(rawQuery('update inventory_items set reserved = on_hand + 1 where tenant_id = $1', [name])).rejects.toThrow(/inventory_items_reserved_within_on_hand/);
+    await expect(rawQuery('update inventory_items set on_hand = -1, reserved = 0 where tenant_id = $1', [name])).rejects.toThrow(/inventory_items_on_hand_non_negative/);
+    await expect(rawQuery('update inventory_items set reserved = -1 where tenant_id = $1', [name])).rejects.toThrow(/inventory_items_reserved_non_negative/);
     await rpc('Reserve', { items: [{ productId: 'A', quantity: 2 }], reference: 'O-1' });
     await expect(rawQuery('update inventory_reservations set held = -1 where tenant_id = $1', [name], as_app)).rejects.toThrow(/inventory_reservations_held_non_negative/);
     expect(await item(rpc, 'A')).toMatchObject({ onHand: '3', reserved: '2' });

@@ -155,18 +155,11 @@ export class RawDb {
       const taken: { batch_id: string; qty: DecimalValue; unit_cost: DecimalValue }[] = [];
       let remaining = qty;
       let limit = LAYERS_FIRST_READ;
-      let last: { id: string; received_us: string } | undefined;
+      let last: { id: string; received_us: string; receipt_seq: string } | undefined;
       while (remaining.gt(0)) {
         const rows = last
-          ? await run<{ id: string; qty_on_hand: string; unit_cost: string; received_us: string }>(FIFO_NEXT, [
-              tenant,
-              place.part_id,
-              place.location_id,
-              limit,
-              last.received_us,
-              last.id,
-            ])
-          : await run<{ id: string; qty_on_hand: string; unit_cost: string; received_us: string }>(FIFO_FIRST, [tenant, place.part_id, place.location_id, limit]);
+          ? await run<FifoLayer>(FIFO_NEXT, [tenant, place.part_id, place.location_id, limit, last.received_us, last.receipt_seq])
+          : await run<FifoLayer>(FIFO_FIRST, [tenant, place.part_id, place.location_id, limit]);
         for (const row of rows) {
           const take = Decimal.min(new Decimal(row.qty_on_hand), remaining);
           taken.push({ batch_id: row.id, qty: take, unit_cost: new Decimal(row.unit_cost) });
@@ -194,6 +187,8 @@ export class RawDb {
     });
   }
 }
+
+type FifoLayer = { id: string; qty_on_hand: string; unit_cost: string; received_us: string; receipt_seq: string };
 
 type Runner = <Row>(statement: RawStatement, values: unknown[]) => Promise<Row[]>;
 

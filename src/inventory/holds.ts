@@ -176,7 +176,8 @@ export class HoldLifetimes {
  * their lines under those locks: a line committed, released or extended in
  * the meantime is no longer due and is left alone, and a line another
  * sweeper released has nothing held, so no hold is released twice. The
- * units move from held to expired, leave the item's reserved, and each
+ * units move from held to expired, leave the item's reserved (the lines'
+ * trigger), and each
  * release is recorded with reason EXPIRED.
  */
 const SWEEP_INVENTORY = sql(
@@ -202,10 +203,8 @@ const SWEEP_INVENTORY = sql(
      where h.tenant_id = $1 and h.reference = x.reference and h.item_id = x.item_id
      returning h.reference, h.item_id, x.held as quantity, x.expires_at
    ), items as (
-     update inventory_items i set reserved = i.reserved - s.quantity, updated_at = now()
-     from (select item_id, sum(quantity) as quantity from gone group by item_id) s
-     where i.tenant_id = $1 and i.id = s.item_id
-     returning i.id
+     -- The lines' trigger takes the units off each item's reserved (migration 0004b).
+     select distinct item_id from gone
    ), recorded as (
      insert into inventory_hold_expiries (tenant_id, reference, item_id, quantity, expire_time, created_by)
      select $1, g.reference, g.item_id, g.quantity, g.expires_at, 'stockroom:hold-expiry' from gone g

@@ -3,15 +3,15 @@
  * writes exactly one movement, in one statement. None may take on_hand below
  * reserved (units promised to orders stay on the shelf) or above the ceiling.
  */
-import type { TransactionRunner, Tx } from '../db/transaction.js';
+import type { TransactionRunner } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
-import { FailedPreconditionError, InsufficientStockError, NotFoundError } from '../shared/errors.js';
+import { assert, FailedPreconditionError, InsufficientStockError, NotFoundError } from '../shared/errors.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
 import { LIMITS } from './limits.js';
 import { INVENTORY_SERVICE_NAME, inventoryMethod } from './methods.js';
 import type { MovementType, StockChangeResult } from './model.js';
 import { toBigInt, toItem, toMovement } from './rows.js';
-import { stockRepository as repository } from './stock-repository.js';
+import { stockRepository as repository, type Balance } from './stock-repository.js';
 
 export interface ReceiptInput {
   readonly product_id: string;
@@ -63,8 +63,15 @@ export class StockChanges {
   private change(context: CallContext, method: string, input: object, idempotency_key: string | undefined, change: Change): Promise<StockChangeResult> {
     return this.runner.run(context, (tx) =>
       this.idempotency.run(tx, { method: inventoryMethod(method), key: idempotency_key, input }, async () => {
-        const row = await repository.applyStockChange(tx, change);
-        if (!row) throw await refusal(tx, change);
+        let row = await repository.applyStockChange(tx, change);
+        if (!row) {
+          // Decided under the item's lock: refuse with the numbers it holds
+          // now, or (stock changed since the statement's snapshot) apply.
+          const why = refusal(change, await repository.lockBalance(tx, change.product_id));
+          if (why) throw why;
+          row = await repository.applyStockChange(tx, change);
+          assert(row, 'a stock change allowed under the lock was applied');
+        }
         tx.count('stock_movements', INVENTORY_SERVICE_NAME, row.type, 1);
         return { item: toItem(row), movement: toMovement({ ...row, item_id: row.id, product_id: row.product_id }) };
       }),
@@ -72,9 +79,8 @@ export class StockChanges {
   }
 }
 
-/** Why applyStockChange changed nothing: unknown product, a shortage, or the ceiling. */
-async function refusal(tx: Tx, change: Change): Promise<Error> {
-  const balance = await repository.readBalance(tx, change.product_id);
+/** Why the change cannot be made to this locked balance (unknown product, a shortage, the ceiling); undefined if it can. */
+function refusal(change: Change, balance: Balance | undefined): Error | undefined {
   if (!balance) return new NotFoundError('product', change.product_id, 'product_id');
   const on_hand = toBigInt(balance.on_hand);
   const reserved = toBigInt(balance.reserved);
@@ -85,7 +91,8 @@ async function refusal(tx: Tx, change: Change): Promise<Error> {
       { productId: change.product_id, onHand: String(on_hand), quantity: String(change.delta), limit: String(LIMITS.on_hand_max) },
     );
   }
-  // Only a decrease can fail here: it would leave fewer units than are reserved.
+  if (on_hand + change.delta >= reserved) return undefined;
+  // A decrease that would leave fewer units than are reserved.
   return new InsufficientStockError([
     { key: change.product_id, id: balance.id, requested: String(-change.delta), available: String(on_hand - reserved) },
   ], 'productId');

@@ -1,17 +1,24 @@
 /**
  * The SQL of the stock paths: prepared statements, few round trips.
  *
+ * Balances are derived by the database (migration 0004b): these statements
+ * write facts, a hold or a movement, and triggers apply them to the item's
+ * on_hand and reserved, which the runtime role cannot write. A statement
+ * therefore locks the item row itself (SELECT ... FOR UPDATE, whose WHERE is
+ * re-checked on the current row after any lock wait), writes the fact, and
+ * reports the item as the trigger leaves it: the locked values plus the
+ * change (nothing else can change a locked row).
+ *
  * The order flow locks every item row of a request in one statement, in id
  * order (so two orders naming the same products in opposite order queue
- * instead of deadlocking), checks in memory, then writes balances,
- * reservation lines and movements in one statement built on unnest().
+ * instead of deadlocking), checks in memory, then writes reservation lines
+ * or movements in one statement built on unnest().
  * Reservation rows are read or changed only after their items are locked:
  * every path that changes a reservation holds its item's lock, so what it
  * sees of a hold is current.
  *
  * Single-product changes (inbound, adjust, return, damage) lock, check and
- * write in one statement: the UPDATE's WHERE re-checks the row after any
- * lock wait, and the ledger insert sits in the same statement.
+ * write in one statement.
  *
  * The order flow's statements are exported for the benchmark's raw-db
  * ceiling (bench/load/raw-db.ts), which runs this very SQL without the
@@ -80,13 +87,21 @@ export const READ_AVAILABILITY = sql(
    where i.tenant_id = $1 and i.product_id = any($2::text[])`,
 );
 
-const READ_BALANCE = sql(
-  'inventory_read_balance',
-  `select i.id, i.on_hand, i.reserved from inventory_items i where i.tenant_id = $1 and i.product_id = $2`,
+// Locked: a refusal reports the numbers it was refused on.
+const LOCK_BALANCE = sql(
+  'inventory_lock_balance',
+  `select i.id, i.on_hand, i.reserved from inventory_items i where i.tenant_id = $1 and i.product_id = $2 for update`,
 );
 
-const LINE_RESULT = `${ITEM_COLUMNS.replaceAll('i.', 'c.')},
-  l.item_id, l.held, l.committed, l.released, l.expired, l.expires_at, l.created_at as line_created_at, l.updated_at as line_updated_at`;
+/**
+ * The columns of a locked item row `c` as the triggers leave it after the
+ * statement's change: on_hand and reserved given as expressions.
+ */
+function itemAfter(on_hand: string, reserved: string): string {
+  return `c.id, c.product_id, c.sku, c.name, ${on_hand} as on_hand, ${reserved} as reserved, c.reorder_point, c.created_at, now() as updated_at`;
+}
+
+const LINE_COLUMNS = `l.item_id, l.held, l.committed, l.released, l.expired, l.expires_at, l.created_at as line_created_at, l.updated_at as line_updated_at`;
 
 /**
  * The expire time a Reserve gives its lines: none, or now + $5 ms. The
@@ -99,15 +114,15 @@ function expiry(expiring: boolean): string {
   return expiring ? `now() + $5::bigint * interval '1 millisecond'` : `null::timestamptz`;
 }
 
+// The items are locked (lockItemsByProduct); the holds' trigger adds to reserved.
 // $2 item ids, $3 quantities (both in lock order), $4 reference, $5 lifetime in ms (expiring only).
 const applyReserve = (name: string, expiring: boolean) => sql(
   name,
   `with request as (
      select * from unnest($2::uuid[], $3::bigint[]) as u(item_id, quantity)
    ), c as (
-     update inventory_items i set reserved = i.reserved + r.quantity, updated_at = now()
-     from request r where i.tenant_id = $1 and i.id = r.item_id
-     returning ${ITEM_COLUMNS}
+     select ${ITEM_COLUMNS}, r.quantity from inventory_items i join request r on r.item_id = i.id
+     where i.tenant_id = $1
    ), l as (
      insert into inventory_reservations as h (tenant_id, reference, item_id, held, expires_at)
      select $1, $4, r.item_id, r.quantity, ${expiry(expiring)} from request r
@@ -115,7 +130,7 @@ const applyReserve = (name: string, expiring: boolean) => sql(
        set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = now()
      returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at
    )
-   select ${LINE_RESULT},
+   select ${itemAfter('c.on_hand', 'c.reserved + c.quantity')}, ${LINE_COLUMNS},
      (select count(*) from inventory_reservations o
       where o.tenant_id = $1 and o.reference = $4 and o.item_id <> all($2::uuid[])) as other_products
    from c join l on l.item_id = c.id`,
@@ -124,10 +139,11 @@ export const APPLY_RESERVE = applyReserve('inventory_apply_reserve', false);
 const APPLY_RESERVE_EXPIRING = applyReserve('inventory_apply_reserve_expiring', true);
 
 /**
- * Reserve of a single product in one statement: the UPDATE takes the row
- * lock, re-checks availability on the last committed row after any wait,
- * and the hold is written in the same statement. A flash sale's hot row is
- * thus held for one statement and the commit. No row back: the product is
+ * Reserve of a single product in one statement: the SELECT takes the row
+ * lock and re-checks availability on the last committed row after any
+ * wait, and the hold is written in the same statement (its trigger adds it
+ * to reserved). A flash sale's hot row is thus held for one statement and
+ * the commit. No row back: the product is
  * unknown or short (the caller then takes the general path, which names why
  * under the lock). With one row, lock order cannot matter.
  * $2 product, $3 quantity, $4 reference, $5 lifetime in ms (expiring only).
@@ -135,9 +151,9 @@ const APPLY_RESERVE_EXPIRING = applyReserve('inventory_apply_reserve_expiring', 
 const reserveOne = (name: string, expiring: boolean) => sql(
   name,
   `with c as (
-     update inventory_items i set reserved = i.reserved + $3::bigint, updated_at = now()
+     select ${ITEM_COLUMNS} from inventory_items i
      where i.tenant_id = $1 and i.product_id = $2 and i.on_hand - i.reserved >= $3::bigint
-     returning ${ITEM_COLUMNS}
+     for update
    ), l as (
      insert into inventory_reservations as h (tenant_id, reference, item_id, held, expires_at)
      select $1, $4, c.id, $3::bigint, ${expiry(expiring)} from c
@@ -145,7 +161,7 @@ const reserveOne = (name: string, expiring: boolean) => sql(
        set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = now()
      returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at
    )
-   select ${LINE_RESULT},
+   select ${itemAfter('c.on_hand', 'c.reserved + $3::bigint')}, ${LINE_COLUMNS},
      (select count(*) from inventory_reservations o
       where o.tenant_id = $1 and o.reference = $4 and o.item_id <> c.id) as other_products
    from c join l on l.item_id = c.id`,
@@ -154,9 +170,9 @@ export const RESERVE_ONE = reserveOne('inventory_reserve_one', false);
 const RESERVE_ONE_EXPIRING = reserveOne('inventory_reserve_one_expiring', true);
 
 // Release and commit check the hold in the same statement: a line whose hold
-// is too small updates nothing, so fewer rows come back and the caller
-// refuses the request (the transaction rolls back). Items change only for
-// lines whose hold was taken from, so no CHECK can fire on a refused line.
+// is too small writes nothing, so fewer rows come back and the caller
+// refuses the request (the transaction rolls back). The items are locked
+// (lockItemsByProduct), so the holds read here are current.
 const APPLY_RELEASE = sql(
   'inventory_apply_release',
   `with request as (
@@ -169,55 +185,56 @@ const APPLY_RELEASE = sql(
        and (h.expires_at is null or h.expires_at > now())
      returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at, r.quantity as moved
    ), c as (
-     update inventory_items i set reserved = i.reserved - l.moved, updated_at = now()
-     from l where i.tenant_id = $1 and i.id = l.item_id
-     returning ${ITEM_COLUMNS}
+     select ${ITEM_COLUMNS} from inventory_items i where i.tenant_id = $1 and i.id = any($2::uuid[])
    )
-   select ${LINE_RESULT} from c join l on l.item_id = c.id`,
+   select ${itemAfter('c.on_hand', 'c.reserved - l.moved')}, ${LINE_COLUMNS} from c join l on l.item_id = c.id`,
 );
 
+// The OUTBOUND movement is the commit: its trigger moves the hold to
+// committed and takes the units off on_hand and reserved. A lapsed line is
+// not committed (expired from its expire time on, swept or not).
 // $5 notes, $6 author of the movements.
 export const APPLY_COMMIT = sql(
   'inventory_apply_commit',
   `with request as (
-     select * from unnest($2::uuid[], $3::bigint[]) as u(item_id, quantity)
-   ), l as (
-     update inventory_reservations h
-       set held = h.held - r.quantity, committed = h.committed + r.quantity, updated_at = now()
-     from request r
-     where h.tenant_id = $1 and h.reference = $4 and h.item_id = r.item_id and h.held >= r.quantity
+     select * from unnest($2::uuid[], $3::bigint[]) with ordinality as u(item_id, quantity, ord)
+   ), h as (
+     select h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, r.quantity as moved, r.ord
+     from inventory_reservations h join request r on r.item_id = h.item_id
+     where h.tenant_id = $1 and h.reference = $4 and h.held >= r.quantity
        and (h.expires_at is null or h.expires_at > now())
-     returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at, r.quantity as moved
-   ), c as (
-     update inventory_items i
-       set reserved = i.reserved - l.moved, on_hand = i.on_hand - l.moved, updated_at = now()
-     from l where i.tenant_id = $1 and i.id = l.item_id
-     returning ${ITEM_COLUMNS}
    ), m as (
-     insert into inventory_movements (tenant_id, item_id, type, quantity, on_hand_after, reference, notes, created_by)
-     select $1, c.id, 'OUTBOUND', -l.moved, c.on_hand, $4, $5, $6 from c join l on l.item_id = c.id
+     insert into inventory_movements (tenant_id, item_id, type, quantity, reference, notes, created_by)
+     select $1, h.item_id, 'OUTBOUND', -h.moved, $4, $5, $6 from h order by h.ord
      returning id, item_id, type, quantity, on_hand_after, reference, notes, created_by, created_at
+   ), l as (
+     select h.item_id, h.held - h.moved as held, h.committed + h.moved as committed, h.released, h.expired, h.expires_at,
+            h.created_at, now() as updated_at, h.moved
+     from h
+   ), c as (
+     select ${ITEM_COLUMNS} from inventory_items i where i.tenant_id = $1 and i.id = any($2::uuid[])
    )
-   select ${LINE_RESULT},
+   select ${itemAfter('m.on_hand_after', 'c.reserved - l.moved')}, ${LINE_COLUMNS},
      m.id as movement_id, m.type, m.quantity, m.on_hand_after, m.reference, m.notes, m.created_by,
      m.created_at as movement_created_at
    from c join l on l.item_id = c.id join m on m.item_id = c.id`,
 );
 
+// The movement's trigger applies it to on_hand and fills on_hand_after.
 // $2 product, $3 signed change of on_hand, $4 type, $5 reference, $6 notes, $7 author, $8 on_hand ceiling.
 const APPLY_STOCK_CHANGE = sql(
   'inventory_apply_stock_change',
   `with c as (
-     update inventory_items i set on_hand = i.on_hand + $3::bigint, updated_at = now()
+     select ${ITEM_COLUMNS} from inventory_items i
      where i.tenant_id = $1 and i.product_id = $2
        and i.on_hand + $3::bigint >= i.reserved and i.on_hand + $3::bigint <= $8::bigint
-     returning ${ITEM_COLUMNS}
+     for update
    ), m as (
-     insert into inventory_movements (tenant_id, item_id, type, quantity, on_hand_after, reference, notes, created_by)
-     select $1, c.id, $4, $3::bigint, c.on_hand, $5, $6, $7 from c
+     insert into inventory_movements (tenant_id, item_id, type, quantity, reference, notes, created_by)
+     select $1, c.id, $4, $3::bigint, $5, $6, $7 from c
      returning id, item_id, type, quantity, on_hand_after, reference, notes, created_by, created_at
    )
-   select ${ITEM_COLUMNS.replaceAll('i.', 'c.')},
+   select ${itemAfter('m.on_hand_after', 'c.reserved')},
      m.id as movement_id, m.type, m.quantity, m.on_hand_after, m.reference, m.notes, m.created_by,
      m.created_at as movement_created_at
    from c cross join m`,
@@ -276,8 +293,9 @@ export const stockRepository = {
     return tx.query(READ_AVAILABILITY, [tx.caller.tenant_id, product_ids]);
   },
 
-  async readBalance(tx: Tx, product_id: string): Promise<Balance | undefined> {
-    const [row] = await tx.query<Balance>(READ_BALANCE, [tx.caller.tenant_id, product_id]);
+  /** Locks the product's item and reads its balance (for a refusal's numbers). */
+  async lockBalance(tx: Tx, product_id: string): Promise<Balance | undefined> {
+    const [row] = await tx.query<Balance>(LOCK_BALANCE, [tx.caller.tenant_id, product_id]);
     return row;
   },
 
@@ -307,7 +325,7 @@ export const stockRepository = {
   /**
    * Changes on_hand of one product by `delta` and writes its movement, only if
    * on_hand stays within [reserved, on_hand_max]. Undefined when nothing
-   * changed: the product is unknown or the check failed (see readBalance).
+   * changed: the product is unknown or the check failed (see lockBalance).
    */
   async applyStockChange(
     tx: Tx,

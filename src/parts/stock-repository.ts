@@ -15,7 +15,6 @@ import { COST_SCALE, QTY_SCALE, type Allocation, type BatchView, type Micros, ty
 import { toBatch, toMicros, type BatchRow } from './rows.js';
 import { shortageAt } from './work-order-holds.js';
 import {
-  ADD_TO_BALANCE,
   CHANGE_LAYERS,
   CREDIT_BALANCE,
   DEBIT_BALANCE,
@@ -83,9 +82,10 @@ async function guard<T>(place: Place, statement: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Locks the part's balance at the location and takes `qty` off it if that
- * much is free (not held for a work order); undefined when it is not, or the
- * part or location is unknown (shortageAt tells which).
+ * Locks the part's balance at the location if `qty` of it is free (not held
+ * for a work order); the movements written next take the units off.
+ * Undefined when it is not, or the part or location is unknown (shortageAt
+ * tells which).
  */
 export async function tryDebitBalance(tx: Tx, place: Place, qty: DecimalValue): Promise<LockedBalance | undefined> {
   const [row] = await tx.query<{ part_number: string; site: string; location_name: string; qty_on_hand: string; qty_reserved: string }>(DEBIT_BALANCE, [
@@ -105,18 +105,25 @@ export async function tryDebitBalance(tx: Tx, place: Place, qty: DecimalValue): 
 }
 
 /**
- * Locks the part's balance at the location and takes `qty` of its free units off it.
+ * Locks the part's balance at the location if `qty` of it is free. A
+ * refusal reads the balance under the lock (shortageAt), so its numbers are
+ * the ones the request was refused on; if stock arrived since the first
+ * statement's snapshot, the debit is simply made under that lock.
  * @throws NotFoundError for an unknown part or location, PartShortageError when it holds less.
  */
 export async function debitBalance(tx: Tx, place: Place, qty: DecimalValue): Promise<LockedBalance> {
   const balance = await tryDebitBalance(tx, place, qty);
   if (balance) return balance;
-  throw await shortageAt(tx, place, qty);
+  const refusal = await shortageAt(tx, place, qty);
+  if (refusal) throw refusal;
+  const locked = await tryDebitBalance(tx, place, qty);
+  assert(locked, 'a locked balance with the units free was debited');
+  return locked;
 }
 
 /**
- * Locks the part's balance at the location (creating it at 0) and adds `qty`;
- * 0 only locks and reads it.
+ * Locks the part and its balance at the location (creating it at 0); the
+ * movements written next add `qty` (0: only lock and read it).
  * @throws NotFoundError for an unknown part or location.
  */
 export async function creditBalance(tx: Tx, place: Place, qty: DecimalValue): Promise<LockedBalance> {
@@ -138,15 +145,6 @@ export async function creditBalance(tx: Tx, place: Place, qty: DecimalValue): Pr
   };
 }
 
-/** Applies a signed change to a balance locked earlier in this transaction. */
-export async function addToBalance(tx: Tx, place: Place, delta: DecimalValue): Promise<DecimalValue> {
-  const [row] = await guard(place, () =>
-    tx.query<{ qty_on_hand: string }>(ADD_TO_BALANCE, [tx.caller.tenant_id, place.part_id, place.location_id, delta.toFixed(QTY_SCALE)]),
-  );
-  assert(row, 'a locked balance row disappeared');
-  return new Decimal(row.qty_on_hand);
-}
-
 interface LayerRow {
   id: string;
   qty_on_hand: string;
@@ -161,8 +159,7 @@ export function allocation(batch_id: string, qty: DecimalValue, unit_cost: Decim
 
 /**
  * Takes `qty` from the oldest layers with stock (FIFO_ORDER: received date,
- * then receipt sequence),
- * locking them. Reads a few layers first and more only if needed, so the
+ * then receipt sequence), under the balance lock, which guards them. Reads a few layers first and more only if needed, so the
  * cost follows the layers touched. The caller holds the balance lock, which
  * guarantees the layers hold at least the balance.
  * @throws TOO_MANY_LAYERS past the per-operation bound; LEDGER_INCONSISTENT
@@ -211,7 +208,7 @@ export interface WrittenChanges {
 export async function changeLayers(tx: Tx, place: Place, input: LayerChanges): Promise<WrittenChanges> {
   const written: WrittenChanges = { movement_ids: [], work_order_line_ids: [] };
   for (const changes of chunks(input.changes)) {
-    const rows = await tx.query<{ movement_id: string; line_id: string | null; layers_changed: number }>(CHANGE_LAYERS, [
+    const rows = await tx.query<{ movement_id: string; line_id: string | null }>(CHANGE_LAYERS, [
       tx.caller.tenant_id,
       place.part_id,
       place.location_id,
@@ -224,7 +221,7 @@ export async function changeLayers(tx: Tx, place: Place, input: LayerChanges): P
       input.reason,
       tx.caller.subject,
     ]);
-    assert(rows.length === changes.length && rows.every((row) => row.layers_changed === changes.length), 'every layer change wrote one movement');
+    assert(rows.length === changes.length, 'every layer change wrote one movement');
     tx.count('stock_movements', PARTS_SERVICE, input.type, rows.length);
     written.movement_ids.push(...rows.map((row) => row.movement_id));
     if (input.work_order_id !== null) written.work_order_line_ids.push(...rows.map((row) => row.line_id ?? ''));

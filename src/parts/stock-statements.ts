@@ -1,70 +1,81 @@
 /**
  * The SQL of the stock paths, as named prepared statements: PostgreSQL plans
  * each once per connection. Every statement filters by tenant_id = $1 (RLS
- * filters again). The write statements change layers, write the ledger and
- * the work-order lines in ONE statement each (data-modifying CTEs fed by
- * unnest), so an operation costs the same few round trips however many
- * layers it touches.
+ * filters again). The write statements write the ledger and the work-order
+ * lines in ONE statement each (data-modifying CTEs fed by unnest), so an
+ * operation costs the same few round trips however many layers it touches.
  *
- * Lock order, the same in every path: the balance row(s) of the part and
- * location(s) (a transfer's two in location id order), then the layers in
- * FIFO order. Nothing locks a layer without holding its balance row.
+ * Quantities are derived by the database (migration 0004b): a movement's
+ * trigger applies it to its layer and to the part's balance at the
+ * location; the runtime role cannot write either quantity. So these
+ * statements lock, read and write movements; what they report as a
+ * quantity after the change is the locked value plus the change.
+ *
+ * Lock order: see LOCK ORDER in stock.ts. Layers are never locked by these
+ * statements, only by the movement triggers that change them, and always
+ * under their balance's lock, which guards them: every change to a layer
+ * holds its balance, so layers are read under it without locks of their own.
  */
 import { sql } from '../db/transaction.js';
 import { batchColumns, fromMicros, micros } from './rows.js';
 
 /**
- * Locks the balance and takes `qty` off it if that much is free (on hand
- * less what work orders hold, migration 0006), in one
- * statement: zero rows means unknown part or location, or not enough stock
- * (DIAGNOSE tells which). Waiting for the lock re-reads the row, so the
- * check always sees the last committed quantity.
+ * Locks the balance if `qty` of it is free (on hand less what work orders
+ * hold, migration 0006), in one statement: zero rows means unknown part or
+ * location, or not enough free stock (DIAGNOSE, which locks, tells which).
+ * Waiting for the lock re-reads the row, so the check always sees the last
+ * committed quantity. The movements written next take the units off;
+ * qty_on_hand here is the balance after them.
  * $1 tenant, $2 part, $3 location, $4 qty.
  */
 export const DEBIT_BALANCE = sql(
   'parts_debit_balance',
-  `update part_balances b set qty_on_hand = b.qty_on_hand - $4::numeric, updated_at = now()
-   from parts p, locations l
+  `select p.part_number, l.site, l.name as location_name, b.qty_on_hand - $4::numeric as qty_on_hand, b.qty_reserved
+   from part_balances b
+   join parts p on p.tenant_id = b.tenant_id and p.id = b.part_id
+   join locations l on l.tenant_id = b.tenant_id and l.id = b.location_id
    where b.tenant_id = $1 and b.part_id = $2 and b.location_id = $3 and b.qty_on_hand - b.qty_reserved >= $4::numeric
-     and p.tenant_id = $1 and p.id = $2 and l.tenant_id = $1 and l.id = $3
-   returning p.part_number, l.site, l.name as location_name, b.qty_on_hand, b.qty_reserved`,
+   for update of b`,
 );
 
 /**
- * Locks the balance (creating it at 0 the first time) and adds `qty` (0 to
- * only lock). No row: unknown part; null site: unknown location.
+ * Locks the part (key share: it cannot be deleted under us; taken before
+ * the balance, as the lock order says, also when the balance is new and its
+ * foreign key would otherwise lock the part after it) and then the balance,
+ * creating it empty the first time. No row: unknown part; null site:
+ * unknown location. qty_on_hand is the balance after the `qty` (0 to only
+ * lock) that the movements written next add.
  * $1 tenant, $2 part, $3 location, $4 qty.
  */
 export const CREDIT_BALANCE = sql(
   'parts_credit_balance',
-  `with part as (select id, part_number, last_price from parts where tenant_id = $1 and id = $2),
+  `with part as (select id, part_number, last_price from parts where tenant_id = $1 and id = $2 for key share),
    place as (select id, site, name from locations where tenant_id = $1 and id = $3),
    balance as (
-     insert into part_balances as b (tenant_id, part_id, location_id, qty_on_hand)
-     select $1::text, part.id, place.id, $4::numeric from part, place
-     on conflict (tenant_id, part_id, location_id)
-       do update set qty_on_hand = b.qty_on_hand + excluded.qty_on_hand, updated_at = now()
+     insert into part_balances as b (tenant_id, part_id, location_id)
+     select $1::text, part.id, place.id from part, place
+     on conflict (tenant_id, part_id, location_id) do update set updated_at = now()
      returning b.qty_on_hand, b.qty_reserved
    )
-   select part.part_number, part.last_price, place.site, place.name as location_name, balance.qty_on_hand, balance.qty_reserved
+   select part.part_number, part.last_price, place.site, place.name as location_name, balance.qty_on_hand + $4::numeric as qty_on_hand,
+          balance.qty_reserved
    from part left join place on true left join balance on true`,
 );
 
-/** Applies a signed change to a balance this transaction has locked. $1 tenant, $2 part, $3 location, $4 delta. */
-export const ADD_TO_BALANCE = sql(
-  'parts_add_to_balance',
-  `update part_balances set qty_on_hand = qty_on_hand + $4::numeric, updated_at = now()
-   where tenant_id = $1 and part_id = $2 and location_id = $3
-   returning qty_on_hand`,
-);
-
-/** Why a debit found nothing: which of part, location, stock is missing. $1 tenant, $2 part, $3 location. */
+/**
+ * Why a debit found nothing: which of part, location, free stock is missing.
+ * The balance is read under its lock, so the numbers a refusal reports are
+ * the ones it was refused on (an unlocked read could see a later receipt).
+ * $1 tenant, $2 part, $3 location.
+ */
 export const DIAGNOSE = sql(
   'parts_diagnose',
-  `select (select part_number from parts where tenant_id = $1 and id = $2) as part_number,
+  `with b as (
+     select qty_on_hand, qty_reserved from part_balances where tenant_id = $1 and part_id = $2 and location_id = $3 for update
+   )
+   select (select part_number from parts where tenant_id = $1 and id = $2) as part_number,
           exists (select 1 from locations where tenant_id = $1 and id = $3) as location_exists,
-          (select qty_on_hand from part_balances where tenant_id = $1 and part_id = $2 and location_id = $3) as qty_on_hand,
-          (select qty_reserved from part_balances where tenant_id = $1 and part_id = $2 and location_id = $3) as qty_reserved`,
+          (select qty_on_hand from b) as qty_on_hand, (select qty_reserved from b) as qty_reserved`,
 );
 
 const FIFO_LAYER_COLUMNS = `id, qty_on_hand, unit_cost, ${micros('received_at')} as received_us, receipt_seq`;
@@ -78,17 +89,17 @@ const FIFO_LAYER_COLUMNS = `id, qty_on_hand, unit_cost, ${micros('received_at')}
 export const FIFO_ORDER = 'received_at, receipt_seq';
 
 /**
- * The oldest layers with stock, locked, in FIFO order. Reads the partial
- * index part_batches_fifo, so the cost follows the layers returned, not the
- * used-up layers stored. $1 tenant, $2 part, $3 location, $4 limit.
+ * The oldest layers with stock, in FIFO order, read under the balance lock
+ * (which guards them). Reads the partial index part_batches_fifo, so the
+ * cost follows the layers returned, not the used-up layers stored.
+ * $1 tenant, $2 part, $3 location, $4 limit.
  */
 export const FIFO_FIRST = sql(
   'parts_fifo_first',
   `select ${FIFO_LAYER_COLUMNS} from part_batches
    where tenant_id = $1 and part_id = $2 and location_id = $3 and qty_on_hand > 0
    order by ${FIFO_ORDER}
-   limit $4
-   for update`,
+   limit $4`,
 );
 
 /** The next layers after ($5 received µs, $6 receipt sequence). */
@@ -98,26 +109,27 @@ export const FIFO_NEXT = sql(
    where tenant_id = $1 and part_id = $2 and location_id = $3 and qty_on_hand > 0
      and (received_at, receipt_seq) > (${fromMicros('$5')}, $6::bigint)
    order by ${FIFO_ORDER}
-   limit $4
-   for update`,
-);
-
-/** One layer, locked (ReturnToVendor naming a batch). $1 tenant, $2 batch. */
-export const LOCK_BATCH = sql(
-  'parts_lock_batch',
-  `select id, part_id, location_id, qty_on_hand, unit_cost, ${micros('received_at')} as received_us
-   from part_batches where tenant_id = $1 and id = $2
-   for update`,
+   limit $4`,
 );
 
 /**
- * Changes existing layers by signed amounts and writes one movement per
- * layer, and (when $8 work order is not null) one work-order line per
- * movement with qty_used = -delta. Layer ids must be distinct, and at most
- * a few dozen per call (stock-repository.ts chunks): layers are found by
- * primary key (= any) and their delta by array position, a plan that cannot
- * turn quadratic whatever the planner believes about the table. The ledger
- * rows' foreign key proves each layer is the part's at the location.
+ * One layer (ReturnToVendor naming a batch), read under its balance's lock
+ * and never locked itself: a layer of another place is only read, and
+ * refused. $1 tenant, $2 batch.
+ */
+export const READ_BATCH = sql(
+  'parts_read_batch',
+  `select id, part_id, location_id, qty_on_hand, unit_cost, ${micros('received_at')} as received_us
+   from part_batches where tenant_id = $1 and id = $2`,
+);
+
+/**
+ * Changes existing layers by signed amounts: writes one movement per layer
+ * (its trigger changes the layer and the balance, and refuses a layer that
+ * is not the part's at the location), and (when $8 work order is not null)
+ * one work-order line per movement with qty_used = -delta. Layer ids must
+ * be distinct, and at most a few dozen per call (stock-repository.ts
+ * chunks), so the plan stays the one made for a few layers.
  * $1 tenant, $2 part, $3 location, $4 layer ids, $5 deltas, $6 unit costs,
  * $7 type, $8 work order, $9 receipt id, $10 reason, $11 created by.
  */
@@ -125,11 +137,6 @@ export const CHANGE_LAYERS = sql(
   'parts_change_layers',
   `with input as (
      select * from unnest($4::uuid[], $5::numeric[], $6::numeric[]) with ordinality as x(batch_id, qty_delta, unit_cost, ord)
-   ),
-   layers as (
-     update part_batches b set qty_on_hand = b.qty_on_hand + ($5::numeric[])[array_position($4::uuid[], b.id)]
-     where b.tenant_id = $1 and b.id = any($4::uuid[])
-     returning b.id
    ),
    movements as (
      insert into part_movements (tenant_id, type, part_id, location_id, batch_id, from_location_id, to_location_id,
@@ -149,22 +156,23 @@ export const CHANGE_LAYERS = sql(
      order by x.ord
      returning id, movement_id
    )
-   select m.id::text as movement_id, l.id::text as line_id, (select count(*) from layers)::int as layers_changed
+   select m.id::text as movement_id, l.id::text as line_id
    from movements m left join lines l on l.movement_id = m.id
    order by m.id`,
 );
 
 /**
  * Adds a new layer and its movement (RECEIVE, or a positive ADJUSTMENT or
- * COUNT_ADJUST); a receipt also sets the part's last price.
+ * COUNT_ADJUST), whose trigger fills the layer and adds to the balance; a
+ * receipt also sets the part's last price.
  * $1 tenant, $2 part, $3 location, $4 qty, $5 unit cost, $6 received µs (null: now),
  * $7 receipt id, $8 type, $9 reason, $10 created by, $11 update last price.
  */
 export const NEW_LAYER = sql(
   'parts_new_layer',
   `with layer as (
-     insert into part_batches as nb (tenant_id, part_id, location_id, qty_received, qty_on_hand, unit_cost, received_at, receipt_id)
-     values ($1, $2, $3, $4::numeric, $4::numeric, $5::numeric, coalesce(${fromMicros('$6')}, now()), $7::text)
+     insert into part_batches as nb (tenant_id, part_id, location_id, qty_received, unit_cost, received_at, receipt_id)
+     values ($1, $2, $3, $4::numeric, $5::numeric, coalesce(${fromMicros('$6')}, now()), $7::text)
      returning ${batchColumns('nb')}
    ),
    movement as (
@@ -177,7 +185,9 @@ export const NEW_LAYER = sql(
      update parts set last_price = $5::numeric, updated_at = now()
      where $11::boolean and tenant_id = $1 and id = $2
    )
-   select layer.*, movement.id::text as movement_id from layer, movement`,
+   select layer.id, layer.part_id, layer.location_id, layer.qty_received as qty_on_hand, layer.qty_received, layer.unit_cost,
+          layer.received_us, layer.receipt_id, layer.source_batch_id, layer.created_us, movement.id::text as movement_id
+   from layer, movement`,
 );
 
 /**
@@ -185,7 +195,7 @@ export const NEW_LAYER = sql(
  * that keep each layer's received date, receipt sequence (its place in FIFO
  * order), unit cost and receipt id (copied in
  * SQL, so not even a microsecond is lost), with a TRANSFER_OUT and a
- * TRANSFER_IN movement per layer.
+ * TRANSFER_IN movement per layer (their triggers move the units).
  * $1 tenant, $2 part, $3 from location, $4 to location, $5 layer ids, $6 qtys, $7 created by.
  */
 export const TRANSFER_LAYERS = sql(
@@ -194,13 +204,12 @@ export const TRANSFER_LAYERS = sql(
      select * from unnest($5::uuid[], $6::numeric[]) with ordinality as x(batch_id, qty, ord)
    ),
    source as (
-     update part_batches b set qty_on_hand = b.qty_on_hand - ($6::numeric[])[array_position($5::uuid[], b.id)]
+     select b.id, b.unit_cost, b.received_at, b.receipt_seq, b.receipt_id from part_batches b
      where b.tenant_id = $1 and b.id = any($5::uuid[])
-     returning b.id, b.unit_cost, b.received_at, b.receipt_seq, b.receipt_id
    ),
    created as (
-     insert into part_batches (tenant_id, part_id, location_id, qty_received, qty_on_hand, unit_cost, received_at, receipt_seq, receipt_id, source_batch_id)
-     select $1::text, $2::uuid, $4::uuid, x.qty, x.qty, s.unit_cost, s.received_at, s.receipt_seq, s.receipt_id, s.id
+     insert into part_batches (tenant_id, part_id, location_id, qty_received, unit_cost, received_at, receipt_seq, receipt_id, source_batch_id)
+     select $1::text, $2::uuid, $4::uuid, x.qty, s.unit_cost, s.received_at, s.receipt_seq, s.receipt_id, s.id
      from input x join source s on s.id = x.batch_id
      order by x.ord
      returning id, source_batch_id

@@ -11,7 +11,7 @@ import { Decimal, type DecimalValue } from '../shared/decimal.js';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../shared/errors.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
 import { PartShortageError, ReturnExceedsIssuedError, tooManyLayers } from './errors.js';
-import { shortageAt, takeOwnHold } from './work-order-holds.js';
+import { takeOwnHold } from './work-order-holds.js';
 import { LIMITS } from './limits.js';
 import { partsMethod } from './methods.js';
 import {
@@ -30,10 +30,9 @@ import {
   type WorkOrderInput,
 } from './model.js';
 import { toMicros } from './rows.js';
-import { LOCK_BATCH, RETURN_STACK } from './stock-statements.js';
+import { READ_BATCH, RETURN_STACK } from './stock-statements.js';
 import {
   addLayer,
-  addToBalance,
   allocation,
   changeLayers,
   creditBalance,
@@ -126,8 +125,8 @@ export class StockOperations {
     }
     const taken = await takeOwnHold(tx, input.work_order_id, place, input.qty);
     const held = taken.gt(0) ? await tryDebitBalance(tx, place, input.qty) : undefined;
-    if (held) return held;
-    throw await shortageAt(tx, place, input.qty);
+    // Refuses with numbers read under the lock, or debits if stock arrived meanwhile.
+    return held ?? debitBalance(tx, place, input.qty);
   }
 
   /**
@@ -277,7 +276,8 @@ export class StockOperations {
       const result = delta.isNegative()
         ? await this.consume(tx, place, balance, delta.abs(), 'COUNT_ADJUST', input.reason, '')
         : await this.addStock(tx, place, balance, delta, input.unit_cost, 'COUNT_ADJUST', input.reason);
-      const qty_on_hand_after = await addToBalance(tx, place, delta);
+      // The movements' triggers moved the balance by exactly the delta.
+      const qty_on_hand_after = previous_qty.plus(delta);
       return {
         ...result,
         message: `Counted ${qty(input.counted_qty)} of ${what}; the books said ${qty(previous_qty)}, booked ${delta.isNegative() ? '' : '+'}${qty(delta)}`,
@@ -298,7 +298,7 @@ export class StockOperations {
         const result = await this.consume(tx, place, balance, input.qty, 'RTV_OUT', input.reason, input.receipt_id);
         return { ...result, message };
       }
-      const layer = await this.lockNamedLayer(tx, place, input.batch_id, input.qty, balance.part_number);
+      const layer = await this.readNamedLayer(tx, place, input.batch_id, input.qty, balance.part_number);
       const allocations = [allocation(layer.id, input.qty, new Decimal(layer.unit_cost), toMicros(layer.received_us))];
       const written = await changeLayers(tx, place, {
         type: 'RTV_OUT',
@@ -311,9 +311,10 @@ export class StockOperations {
     });
   }
 
-  private async lockNamedLayer(tx: Tx, place: Place, batch_id: string, wanted: DecimalValue, part_number: string) {
+  /** The named layer, read under the balance lock; refused unless it is the part's at the location. */
+  private async readNamedLayer(tx: Tx, place: Place, batch_id: string, wanted: DecimalValue, part_number: string) {
     const [layer] = await tx.query<{ id: string; part_id: string; location_id: string; qty_on_hand: string; unit_cost: string; received_us: string }>(
-      LOCK_BATCH,
+      READ_BATCH,
       [tx.caller.tenant_id, batch_id],
     );
     if (!layer) throw new NotFoundError('batch', batch_id, 'batch_id');

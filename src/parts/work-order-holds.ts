@@ -12,7 +12,7 @@
 import { sql, type TransactionRunner, type Tx } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { Decimal, type DecimalValue } from '../shared/decimal.js';
-import { FailedPreconditionError, NotFoundError } from '../shared/errors.js';
+import { assert, FailedPreconditionError, NotFoundError } from '../shared/errors.js';
 import type { HoldExpiryTask } from '../shared/hold-sweeper.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
 import { locationNotFound, partNotFound, PartShortageError } from './errors.js';
@@ -94,8 +94,17 @@ const RESERVE = sql(
    from h join b on true join parts p on p.tenant_id = $1 and p.id = h.part_id`,
 );
 
-/** The refusal when a place has too little free stock (or is unknown); numbers read under the balance's lock or after. */
-export async function shortageAt(tx: Tx, place: { part_id: string; location_id: string; location_field?: string }, requested: DecimalValue): Promise<Error> {
+/**
+ * The refusal when a place has too little free stock (or is unknown), with
+ * numbers read under the balance's lock (DIAGNOSE locks it); undefined when,
+ * under that lock, `requested` is free after all (stock arrived since the
+ * caller's snapshot), and the caller may take it.
+ */
+export async function shortageAt(
+  tx: Tx,
+  place: { part_id: string; location_id: string; location_field?: string },
+  requested: DecimalValue,
+): Promise<Error | undefined> {
   const [why] = await tx.query<{ part_number: string | null; location_exists: boolean; qty_on_hand: string | null; qty_reserved: string | null }>(DIAGNOSE, [
     tx.caller.tenant_id,
     place.part_id,
@@ -105,6 +114,7 @@ export async function shortageAt(tx: Tx, place: { part_id: string; location_id: 
   if (!why.location_exists) return locationNotFound(place.location_id, place.location_field);
   const on_hand = new Decimal(why.qty_on_hand ?? 0);
   const reserved = new Decimal(why.qty_reserved ?? 0);
+  if (on_hand.minus(reserved).gte(requested)) return undefined;
   return new PartShortageError(why.part_number, place.part_id, place.location_id, requested, on_hand.minus(reserved), undefined, { on_hand, reserved });
 }
 
@@ -217,15 +227,23 @@ export class WorkOrderHolds {
   reserve(context: CallContext, input: ReserveForWorkOrderInput, key: string | undefined): Promise<ReserveForWorkOrderResult> {
     return this.runner.run(context, (tx) =>
       this.idempotency.run(tx, { method: partsMethod('ReservePartsForWorkOrder'), key, input }, async () => {
-        const [row] = await tx.query<HoldRow & { qty_on_hand: string; qty_reserved: string }>(RESERVE, [
-          tx.caller.tenant_id,
-          input.work_order_id,
-          input.part_id,
-          input.location_id,
-          qty(input.qty),
-          input.ttl_ms ?? null,
-        ]);
-        if (!row) throw await shortageAt(tx, input, input.qty);
+        const reserve = () =>
+          tx.query<HoldRow & { qty_on_hand: string; qty_reserved: string }>(RESERVE, [
+            tx.caller.tenant_id,
+            input.work_order_id,
+            input.part_id,
+            input.location_id,
+            qty(input.qty),
+            input.ttl_ms ?? null,
+          ]);
+        let [row] = await reserve();
+        if (!row) {
+          // Refused with numbers read under the balance's lock, or (stock arrived meanwhile) reserved under it.
+          const refusal = await shortageAt(tx, input, input.qty);
+          if (refusal) throw refusal;
+          [row] = await reserve();
+          assert(row, 'a locked balance with the units free was reserved from');
+        }
         const hold = toHold(row);
         return {
           hold,

@@ -20,6 +20,21 @@ export function grantToRuntime(privileges: string, object: string): string {
   return `do $$ begin execute format('grant ${privileges} on ${object} to %I', ${RUNTIME_ROLE}); end $$`;
 }
 
+/**
+ * `revoke <privileges> on <object>` from the runtime role and from the
+ * legacy `stockroom_app` while it still exists: a migration that runs before
+ * 0005b moved the legacy grants must take them from both, or 0005b would
+ * move them back.
+ */
+export function revokeFromRuntime(privileges: string, object: string): string {
+  return `do $$ begin
+    execute format('revoke ${privileges} on ${object} from %I', ${RUNTIME_ROLE});
+    if exists (select from pg_roles where rolname = 'stockroom_app') then
+      execute 'revoke ${privileges} on ${object} from stockroom_app';
+    end if;
+  end $$`;
+}
+
 /** The tenant of the current transaction; NULL when none is set, which matches no row. */
 export const CURRENT_TENANT = `nullif(current_setting('stockroom.tenant_id', true), '')`;
 
