@@ -3,9 +3,11 @@
  * commit_outbound) as a two-phase transfer: Reserve makes units pending under
  * an order reference; CommitOutbound posts them (in one or several parts) and
  * Release voids them. Each call is one transaction that either does all of
- * its lines or nothing.
+ * its lines or nothing, and takes its locks in THE lock order
+ * (src/db/lock-order.ts): items in id order, then their lines, then (for a
+ * new line) the reference.
  */
-import type { TransactionRunner, Tx } from '../db/transaction.js';
+import { sqlState, violatedConstraint, type TransactionRunner, type Tx } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { assert, FailedPreconditionError, InsufficientStockError, NotFoundError, type Shortage } from '../shared/errors.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
@@ -15,7 +17,7 @@ import { LIMITS } from './limits.js';
 import { mergeLines } from './lines.js';
 import type { AvailabilityResult, OrderLine, OrderResult, ReservationLineView } from './model.js';
 import { toBigInt, toItem, toLine, toMovement, type ItemRow } from './rows.js';
-import { stockRepository as repository, type CommitRow, type ItemQuantities, type LineRow, type ReserveRow } from './stock-repository.js';
+import { stockRepository as repository, type CommitRow, type ItemQuantities, type LineRow } from './stock-repository.js';
 import { INVENTORY_SERVICE_NAME, inventoryMethod } from './methods.js';
 
 export interface OrderInput {
@@ -101,19 +103,27 @@ async function exceeded(tx: Tx, reference: string, merged: readonly OrderLine[],
   return new ReservationExceededError(reference, lines);
 }
 
-/** The result of a written reserve, unless the reference would hold too many products. */
-function reserved(reference: string, merged: readonly OrderLine[], rows: readonly ReserveRow[]): OrderResult {
-  const products = Number(rows[0]?.other_products ?? 0) + merged.length;
-  if (products > LIMITS.products_per_reference) {
-    // Thrown after the write on purpose: the transaction rolls back, and
-    // the count came from the same statement at no extra round trip.
+const CHECK_VIOLATION = '23514';
+const PRODUCT_LIMIT = 'inventory_reservations_products_per_reference';
+
+/**
+ * Writes a reserve, refusing it when the reference would hold too many
+ * products. The database counts under the reference's lock (migration
+ * 0004c), so the limit is exact however many Reserves add to one reference
+ * at once; its error carries the count.
+ */
+async function withinProductLimit(reference: string, write: () => Promise<LineRow[]>): Promise<LineRow[]> {
+  try {
+    return await write();
+  } catch (error) {
+    if (sqlState(error) !== CHECK_VIOLATION || violatedConstraint(error) !== PRODUCT_LIMIT) throw error;
+    const products = String((error as { detail?: unknown }).detail ?? '');
     throw new FailedPreconditionError(
       `reference "${reference}" would hold ${products} products; at most ${LIMITS.products_per_reference} are allowed`,
       'RESERVATION_PRODUCT_LIMIT_EXCEEDED',
-      { reference, products: String(products), limit: String(LIMITS.products_per_reference) },
+      { reference, products, limit: String(LIMITS.products_per_reference) },
     );
   }
-  return orderResult(reference, inRequestOrder(merged, rows));
 }
 
 export class OrderFlow {
@@ -151,8 +161,11 @@ export class OrderFlow {
         const merged = mergeLines(input.lines);
         if (merged.length === 1) {
           // The common order of one product: lock, check and write in one round trip.
-          const row = await repository.reserveOne(tx, input.reference, merged[0], input.ttl_ms);
-          if (row) return reserved(input.reference, merged, [row]);
+          const [row] = await withinProductLimit(input.reference, async () => {
+            const one = await repository.reserveOne(tx, input.reference, merged[0], input.ttl_ms);
+            return one ? [one] : [];
+          });
+          if (row) return orderResult(input.reference, [row]);
         }
         const items = await lockLines(tx, input.lines, merged);
         const shortages: Shortage[] = [];
@@ -164,7 +177,8 @@ export class OrderFlow {
           }
         }
         if (shortages.length > 0) throw new InsufficientStockError(shortages, 'productId');
-        return reserved(input.reference, merged, await repository.applyReserve(tx, input.reference, inLockOrder(merged, items), input.ttl_ms));
+        const rows = await withinProductLimit(input.reference, () => repository.applyReserve(tx, input.reference, inLockOrder(merged, items), input.ttl_ms));
+        return orderResult(input.reference, inRequestOrder(merged, rows));
       }),
     );
   }

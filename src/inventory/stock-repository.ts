@@ -130,9 +130,7 @@ const applyReserve = (name: string, expiring: boolean) => sql(
        set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = now()
      returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at
    )
-   select ${itemAfter('c.on_hand', 'c.reserved + c.quantity')}, ${LINE_COLUMNS},
-     (select count(*) from inventory_reservations o
-      where o.tenant_id = $1 and o.reference = $4 and o.item_id <> all($2::uuid[])) as other_products
+   select ${itemAfter('c.on_hand', 'c.reserved + c.quantity')}, ${LINE_COLUMNS}
    from c join l on l.item_id = c.id`,
 );
 export const APPLY_RESERVE = applyReserve('inventory_apply_reserve', false);
@@ -161,9 +159,7 @@ const reserveOne = (name: string, expiring: boolean) => sql(
        set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = now()
      returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at
    )
-   select ${itemAfter('c.on_hand', 'c.reserved + $3::bigint')}, ${LINE_COLUMNS},
-     (select count(*) from inventory_reservations o
-      where o.tenant_id = $1 and o.reference = $4 and o.item_id <> c.id) as other_products
+   select ${itemAfter('c.on_hand', 'c.reserved + $3::bigint')}, ${LINE_COLUMNS}
    from c join l on l.item_id = c.id`,
 );
 export const RESERVE_ONE = reserveOne('inventory_reserve_one', false);
@@ -241,7 +237,6 @@ const APPLY_STOCK_CHANGE = sql(
 );
 
 export type LineRow = ItemRow & HoldRow;
-export type ReserveRow = LineRow & { other_products: string | number };
 export type CommitRow = LineRow & Omit<MovementRow, 'item_id' | 'product_id'>;
 export type StockChangeRow = ItemRow & Omit<MovementRow, 'item_id' | 'product_id'>;
 
@@ -300,14 +295,14 @@ export const stockRepository = {
   },
 
   /** Reserves one product if it has the units (see RESERVE_ONE); undefined if unknown or short. */
-  async reserveOne(tx: Tx, reference: string, line: { product_id: string; quantity: bigint }, ttl_ms?: number): Promise<ReserveRow | undefined> {
+  async reserveOne(tx: Tx, reference: string, line: { product_id: string; quantity: bigint }, ttl_ms?: number): Promise<LineRow | undefined> {
     const params = [tx.caller.tenant_id, line.product_id, String(line.quantity), reference];
-    const [row] = await (ttl_ms === undefined ? tx.query<ReserveRow>(RESERVE_ONE, params) : tx.query<ReserveRow>(RESERVE_ONE_EXPIRING, [...params, ttl_ms]));
+    const [row] = await (ttl_ms === undefined ? tx.query<LineRow>(RESERVE_ONE, params) : tx.query<LineRow>(RESERVE_ONE_EXPIRING, [...params, ttl_ms]));
     return row;
   },
 
   /** ttl_ms: the lines' lifetime; undefined, they never expire. */
-  applyReserve(tx: Tx, reference: string, change: ItemQuantities, ttl_ms?: number): Promise<ReserveRow[]> {
+  applyReserve(tx: Tx, reference: string, change: ItemQuantities, ttl_ms?: number): Promise<LineRow[]> {
     const params = [tx.caller.tenant_id, change.item_ids, quantities(change), reference];
     return ttl_ms === undefined ? tx.query(APPLY_RESERVE, params) : tx.query(APPLY_RESERVE_EXPIRING, [...params, ttl_ms]);
   },

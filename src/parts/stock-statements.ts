@@ -11,7 +11,7 @@
  * statements lock, read and write movements; what they report as a
  * quantity after the change is the locked value plus the change.
  *
- * Lock order: see LOCK ORDER in stock.ts. Layers are never locked by these
+ * Lock order: src/db/lock-order.ts. Layers are never locked by these
  * statements, only by the movement triggers that change them, and always
  * under their balance's lock, which guards them: every change to a layer
  * holds its balance, so layers are read under it without locks of their own.

@@ -1,8 +1,10 @@
 /**
  * The stock operations of the parts store. Each runs in one transaction,
- * inside its idempotency key when it has one, and follows one lock order:
- * balance row(s) first (a transfer's two in location id order), then layers
- * in FIFO order. The balance check and the lock are one statement, so no
+ * inside its idempotency key when it has one, and follows THE lock order
+ * (src/db/lock-order.ts): the part row (key share) where a balance may be
+ * created, the balance row(s) (a transfer's two in location id order), the
+ * work order's holds, then layers in FIFO order (locked by the movement
+ * triggers). The balance check and the lock are one statement, so no
  * operation ever reads stock, decides, and writes without holding the lock.
  */
 import type { TransactionRunner, Tx } from '../db/transaction.js';

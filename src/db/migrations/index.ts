@@ -9,6 +9,7 @@ import { Migration0002Inventory } from './Migration0002Inventory.js';
 import { Migration0003Parts } from './Migration0003Parts.js';
 import { Migration0004FifoReceiptOrder } from './Migration0004FifoReceiptOrder.js';
 import { Migration0004bDerivedBalances } from './Migration0004bDerivedBalances.js';
+import { Migration0004cReferenceProductLimit } from './Migration0004cReferenceProductLimit.js';
 import { Migration0005IdempotencyPurge } from './Migration0005IdempotencyPurge.js';
 import { Migration0005bRuntimeRole } from './Migration0005bRuntimeRole.js';
 import { Migration0006Holds } from './Migration0006Holds.js';
@@ -21,6 +22,7 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0003_parts', class: Migration0003Parts },
   { name: '0004_fifo_receipt_order', class: Migration0004FifoReceiptOrder },
   { name: '0004b_derived_balances', class: Migration0004bDerivedBalances },
+  { name: '0004c_reference_product_limit', class: Migration0004cReferenceProductLimit },
   { name: '0005_idempotency_purge', class: Migration0005IdempotencyPurge },
   { name: '0005b_runtime_role', class: Migration0005bRuntimeRole },
   { name: '0006_holds', class: Migration0006Holds },
