@@ -11,7 +11,7 @@ const MAINTENANCE = `current_setting('stockroom.maintenance', true)`;
  * reorder point, 2 at zero. Written out (not a function call) so that a
  * trigger's WHEN clause evaluates it without calling any function.
  */
-const ALERT_LEVEL = (available: string, reorder_point: string) =>
+export const ALERT_LEVEL = (available: string, reorder_point: string) =>
   `(case when ${available} <= 0 then 2 when ${available} <= coalesce(${reorder_point}, 0) then 1 else 0 end)`;
 
 /**

@@ -15,6 +15,7 @@ import { Migration0005bRuntimeRole } from './Migration0005bRuntimeRole.js';
 import { Migration0006Holds } from './Migration0006Holds.js';
 import { Migration0007Events } from './Migration0007Events.js';
 import { Migration0007bWorkOrderHoldEvents } from './Migration0007bWorkOrderHoldEvents.js';
+import { Migration0004dNewBalanceNotBackInStock } from './Migration0004dNewBalanceNotBackInStock.js';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: '0001_foundation', class: Migration0001Foundation },
@@ -28,4 +29,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0006_holds', class: Migration0006Holds },
   { name: '0007_events', class: Migration0007Events },
   { name: '0007b_work_order_hold_events', class: Migration0007bWorkOrderHoldEvents },
+  // Issue 10's range, but it replaces a function of 0007, so it runs after it.
+  { name: '0004d_new_balance_not_back_in_stock', class: Migration0004dNewBalanceNotBackInStock },
 ];
