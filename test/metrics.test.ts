@@ -170,7 +170,10 @@ describe('GET /metrics', () => {
     expect(valueOf(families, 'grpc_server_started_total', reserve)).toBe(15);
     expect(valueOf(families, 'grpc_server_handled_total', { ...reserve, grpc_code: 'FailedPrecondition' })).toBe(10);
     expect(valueOf(families, 'grpc_server_handled_total', { ...reserve, grpc_code: 'OK' })).toBe(3);
-    expect(valueOf(families, 'grpc_server_handled_total', { ...reserve, grpc_code: 'DeadlineExceeded' })).toBe(1);
+    // The call whose deadline passed: the server records DeadlineExceeded, or
+    // Canceled when the client's RST_STREAM arrives before the server's own timer.
+    const late_calls = ['DeadlineExceeded', 'Canceled'].map((grpc_code) => valueOf(families, 'grpc_server_handled_total', { ...reserve, grpc_code }));
+    expect(late_calls[0] + late_calls[1]).toBe(1);
     expect(valueOf(families, 'grpc_server_handled_total', { ...reserve, grpc_code: 'Aborted' })).toBe(1);
     expect(valueOf(families, 'grpc_server_handling_seconds_count', reserve)).toBe(15);
     expect(valueOf(families, 'grpc_server_msg_received_total', reserve)).toBe(15);
@@ -190,7 +193,9 @@ describe('GET /metrics', () => {
     expect(valueOf(families, 'stockroom_stock_movements_total', { grpc_service: INVENTORY, type: 'OUTBOUND' })).toBe(1);
     expect(valueOf(families, 'stockroom_stock_movements_total', { grpc_service: PARTS, type: 'RECEIVE' })).toBe(1);
     expect(valueOf(families, 'stockroom_stock_movements_total', { grpc_service: PARTS, type: 'ISSUE' })).toBe(1);
-    expect(valueOf(families, 'stockroom_holds_expired_total', { grpc_service: INVENTORY })).toBe(1);
+    // At least this file's hold: the sweeper serves the whole database, so holds
+    // that other test files let expire at the same time are counted here too.
+    expect(valueOf(families, 'stockroom_holds_expired_total', { grpc_service: INVENTORY })).toBeGreaterThanOrEqual(1);
   });
 
   test('database: outcomes, a lock timeout, a deadline cancel, the pool and acquire times', () => {
