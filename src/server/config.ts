@@ -361,7 +361,7 @@ function loadMetrics(env: Environment): MetricsConfig {
   return {
     enabled: flag(env, 'STOCKROOM_METRICS_ENABLED', true),
     bearer_token,
-    health_interval_ms: integer(env, 'STOCKROOM_METRICS_HEALTH_INTERVAL_MS', 60_000, 0, 86_400_000),
+    health_interval_ms: integer(env, 'STOCKROOM_METRICS_HEALTH_INTERVAL_MS', 900_000, 0, 86_400_000),
     health_tenants_max: integer(env, 'STOCKROOM_METRICS_HEALTH_TENANTS_MAX', 100, 1, 10_000),
   };
 }
