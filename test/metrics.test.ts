@@ -54,6 +54,9 @@ const DOCUMENTED: Record<string, readonly string[]> = {
 /** Families whose series only appear once something happened (a labelled counter nobody incremented has no sample). */
 const NOT_YET_HAPPENED = new Set([
   'stockroom_db_transaction_retries_total',
+  // Every server on the shared test database sweeps every tenant's holds, so
+  // another test file's server may release this file's hold before ours does.
+  'stockroom_holds_expired_total',
   'stockroom_events_written_total',
   'stockroom_health_refresh_failures_total',
 ]);
@@ -94,6 +97,18 @@ async function lockItems(tenant: string): Promise<() => Promise<void>> {
   };
 }
 
+/** Waits until the hold with a lifetime has expired, whichever server's sweeper released it. */
+async function holdExpired(rpc: (method: string, request: object) => Promise<any>): Promise<boolean> {
+  const deadline = Date.now() + 10_000;
+  do {
+    const { reservation } = await rpc('GetReservation', { reference: 'O-TTL' });
+    const lines = reservation?.lines ?? [];
+    if (lines.length === 1 && Number(lines[0].expired) === 1) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } while (Date.now() < deadline);
+  return false;
+}
+
 async function mixedWorkload() {
   const { tenant, call: rpc } = await newTenant(stockroom, inventory, 'metrics-inv');
   await rpc('CreateItem', { productId: 'A', sku: 'SKU-A', name: 'Widget', reorderPoint: 0 });
@@ -127,21 +142,22 @@ async function mixedWorkload() {
   const { location } = await parts_rpc('CreateLocation', { location: { site: 'MAIN', name: 'Store A' } });
   await parts_rpc('ReceiveParts', { partId: part.id, locationId: location.id, qty: '10', unitCost: '1.5' });
   await parts_rpc('IssueToWorkOrder', { workOrderId: 'WO-1', partId: part.id, locationId: location.id, qty: '4' });
+  return { hold_expired: await holdExpired(rpc) };
 }
 
 describe('GET /metrics', () => {
   let families: Map<string, Family>;
+  let workload: { hold_expired: boolean };
 
   beforeAll(async () => {
-    await mixedWorkload();
+    workload = await mixedWorkload();
     // The health gauges and the hold sweeper run on their own timers; wait for a pass of each.
     const deadline = Date.now() + 10_000;
     do {
       families = await scrape();
       if (
         valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: PARTS }) >= 1 &&
-        valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: INVENTORY }) >= 1 &&
-        valueOf(families, 'stockroom_holds_expired_total', { grpc_service: INVENTORY }) >= 1
+        valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: INVENTORY }) >= 1
       )
         break;
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -193,9 +209,9 @@ describe('GET /metrics', () => {
     expect(valueOf(families, 'stockroom_stock_movements_total', { grpc_service: INVENTORY, type: 'OUTBOUND' })).toBe(1);
     expect(valueOf(families, 'stockroom_stock_movements_total', { grpc_service: PARTS, type: 'RECEIVE' })).toBe(1);
     expect(valueOf(families, 'stockroom_stock_movements_total', { grpc_service: PARTS, type: 'ISSUE' })).toBe(1);
-    // At least this file's hold: the sweeper serves the whole database, so holds
-    // that other test files let expire at the same time are counted here too.
-    expect(valueOf(families, 'stockroom_holds_expired_total', { grpc_service: INVENTORY })).toBeGreaterThanOrEqual(1);
+    // The hold expired; which server's sweeper counted it depends on timing
+    // (they all serve the shared test database), so only the family's shape is checked above.
+    expect(workload.hold_expired).toBe(true);
   });
 
   test('database: outcomes, a lock timeout, a deadline cancel, the pool and acquire times', () => {
