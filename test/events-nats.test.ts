@@ -117,16 +117,25 @@ describeNats('NATS JetStream relay', () => {
   }
 
   /** The tenant's events as ListEvents has them, in position order. */
-  async function listed(stockroom: TestStockroom, token: string): Promise<any[]> {
+  /**
+   * Every event of the tenant, once `expected` of them are visible: readers
+   * stop at the oldest transaction still open anywhere in the database, and
+   * other test files' transactions hold that frontier back for a moment.
+   */
+  async function listed(stockroom: TestStockroom, token: string, expected: number): Promise<any[]> {
     const client = stockroom.grpcClient('stockroom.events.v1.EventService');
-    const events: any[] = [];
-    let page_token = '';
-    do {
-      const page = await call(client, 'ListEvents', { pageSize: 1000, pageToken: page_token }, token);
-      events.push(...page.events);
-      page_token = page.nextPageToken;
-    } while (page_token !== '');
-    return events;
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const events: any[] = [];
+      let page_token = '';
+      do {
+        const page = await call(client, 'ListEvents', { pageSize: 1000, pageToken: page_token }, token);
+        events.push(...page.events);
+        page_token = page.nextPageToken;
+      } while (page_token !== '');
+      if (events.length >= expected || Date.now() > deadline) return events;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   function expectOnceInOrder(messages: JsMsg[], events: any[]): void {
@@ -175,7 +184,7 @@ describeNats('NATS JetStream relay', () => {
 
     stockroom = await startStockroom(environment);
     await writeItems(stockroom, token, 0, 10);
-    const events = await listed(stockroom, token);
+    const events = await listed(stockroom, token, 2_000 + 10 * 3);
     expect(events).toHaveLength(2_000 + 10 * 3);
     const messages = await received(environment, tenant, events.length);
     // The second server's stockroom_events_relayed_total counts what it relayed and committed.
@@ -203,7 +212,7 @@ describeNats('NATS JetStream relay', () => {
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       await proxy.start();
       await writeItems(stockroom, token, 10, 5);
-      const events = await listed(stockroom, token);
+      const events = await listed(stockroom, token, 15 * 3);
       expect(events).toHaveLength(15 * 3);
       const messages = await received(environment, tenant, events.length);
       expectOnceInOrder(messages, events);
@@ -220,7 +229,7 @@ describeNats('NATS JetStream relay', () => {
     try {
       const token = await first.token({ tenant, roles: ['admin'] });
       await Promise.all([writeItems(first, token, 0, 15), writeItems(second, token, 100, 15)]);
-      const events = await listed(first, token);
+      const events = await listed(first, token, 30 * 3);
       expect(events).toHaveLength(30 * 3);
       const messages = await received(environment, tenant, events.length);
       expectOnceInOrder(messages, events);
