@@ -4,6 +4,7 @@
  * nothing more, a header sent one byte at a time, too many connections,
  * calls and Health Watch streams. Each must end within its documented bound.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import http2 from 'node:http2';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
@@ -127,7 +128,7 @@ test('calls beyond the in-flight cap are refused at once with RESOURCE_EXHAUSTED
     // Let the three reach the lock wait (pg_stat_activity is read once per transaction: clear it each time).
     for (let waited_ms = 0; (await lock_waiters()) < 3; waited_ms += 25) {
       if (waited_ms > 5_000) throw new Error('the calls never reached the lock');
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await sleep(25);
     }
     const started = performance.now();
     const error = await expectError(reserve(4));
@@ -142,7 +143,7 @@ test('calls beyond the in-flight cap are refused at once with RESOURCE_EXHAUSTED
     // Milliseconds on a quiet machine; the bound leaves room for a loaded CI box.
     expect(refused_ms).toBeLessThan(250);
     // Waiting longer than the idle timeout must not cut the calls in flight.
-    await new Promise((resolve) => setTimeout(resolve, IDLE_MS + 200));
+    await sleep(IDLE_MS + 200);
   } finally {
     await release();
   }

@@ -6,6 +6,7 @@
  * outage, not once per call. Health also answers per service by name.
  * Uses a PostgreSQL of its own, since it stops it and kills its connections.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
@@ -37,7 +38,7 @@ async function until(condition: () => Promise<boolean>, timeout_ms: number): Pro
   const started = Date.now();
   while (!(await condition())) {
     if (Date.now() - started > timeout_ms) throw new Error(`not within ${timeout_ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await sleep(25);
   }
   return Date.now() - started;
 }

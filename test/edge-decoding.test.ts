@@ -5,6 +5,7 @@
  * bounded trailers, one decimal grammar, unforgeable page tokens, and a fuzz
  * of every write RPC of both services.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { create, fromJson, toBinary, ScalarType, type DescMessage, type DescMethod, type JsonValue } from '@bufbuild/protobuf';
@@ -378,7 +379,7 @@ test('point 4: every error, raised before the handler or in it (decoding, size l
       const answer = (await attempt()) as { ok?: boolean; error?: grpc.ServiceError };
       if (answer.error) expect([name, errorDetails(answer.error).errorInfos.length]).toEqual([name, 1]);
       // The log line of a call may follow its response by a tick.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       const rpc_lines = log_lines.slice(before).filter((line) => line.msg === 'rpc');
       expect([name, rpc_lines.length]).toEqual([name, 1]);
       expect([name, rpc_lines[0].reason]).toEqual([name, reason]);

@@ -4,6 +4,7 @@
  * OUT_OF_STOCK at zero, BACK_IN_STOCK on the inbound that lifts it; the same
  * for parts with a reorder point per part and location (SetReorderPoint).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { call, expectError, startStockroom, uniqueTenant, type TestStockroom } from './support/harness.js';
 
@@ -35,7 +36,7 @@ async function alerts(token: string, request: object = {}, expected = 1): Promis
   for (;;) {
     const page = await call(events_client, 'ListEvents', { ...request, types: ALERTS, pageSize: 1000 }, token);
     if (page.events.length >= expected || Date.now() > deadline) return page.events;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
@@ -45,7 +46,7 @@ async function settledPosition(token: string, count: number): Promise<string> {
   for (;;) {
     const page = await call(events_client, 'ListEvents', { pageSize: 1000 }, token);
     if (page.events.length >= count || Date.now() > deadline) return page.lastPosition;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
@@ -81,7 +82,7 @@ test('LOW_STOCK fires once when concurrent Reserves cross the reorder point; BAC
   expect(all[2]).toMatchObject({ available: '35', onHand: '130', reserved: '95' });
 
   const deadline = Date.now() + 5_000;
-  while (watched.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  while (watched.length < 3 && Date.now() < deadline) await sleep(20);
   stream.cancel();
   expect(watched.map((event) => event.id)).toEqual(all.map((event) => event.id));
 });
@@ -115,7 +116,7 @@ test('parts: a reorder point per part and location, with the same three alerts',
   // Cleared: falling below 4 again says nothing until zero.
   expect(await parts('SetReorderPoint', { partId: part.id, locationId: a.id, reorderPoint: '' })).toMatchObject({ reorderPoint: '', qtyOnHand: '6.000' });
   await parts('IssueToWorkOrder', { workOrderId: 'WO-3', partId: part.id, locationId: a.id, qty: '5' });
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await sleep(500);
   expect(await alerts(token, { partIds: [part.id] }, 4)).toHaveLength(4);
 
   const unknown = await expectError(parts('SetReorderPoint', { partId: '00000000-0000-4000-8000-000000000000', locationId: a.id, reorderPoint: '1' }));
@@ -141,7 +142,7 @@ test('work-order holds of parts write reservation events with the part and locat
   let events: any[] = [];
   while (events.length < 7 && Date.now() < deadline) {
     events = (await call(events_client, 'ListEvents', { partIds: [part.id], pageSize: 100 }, token)).events;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   expect(events.map((event) => event.type.replace('EVENT_TYPE_', ''))).toEqual([
     // An alert a change raises comes just before the change's own event, in the same transaction.

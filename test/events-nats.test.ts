@@ -8,6 +8,7 @@
  * Needs nats-server with JetStream at 127.0.0.1:4222 (NATS_TEST_URL to
  * override); without it these tests are skipped, saying so.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import net from 'node:net';
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -91,7 +92,7 @@ describeNats('NATS JetStream relay', () => {
     while (Date.now() < deadline) {
       const info = await manager.streams.info(environment.STOCKROOM_NATS_STREAM).catch(() => undefined);
       if (info && info.state.messages > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
     // nats-server 2.9 knows one filter_subject per consumer (filter_subjects came with 2.10).
     const name = `c${Math.random().toString(36).slice(2, 10)}`;
@@ -107,7 +108,7 @@ describeNats('NATS JetStream relay', () => {
       try {
         for await (const message of await consumer.fetch({ max_messages, expires: 1_000 })) messages.push(message);
       } catch {
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
       }
     };
     while (messages.length < count && Date.now() < deadline) await fetchInto(1000);
@@ -134,7 +135,7 @@ describeNats('NATS JetStream relay', () => {
         page_token = page.nextPageToken;
       } while (page_token !== '');
       if (events.length >= expected || Date.now() > deadline) return events;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   }
 
@@ -174,7 +175,7 @@ describeNats('NATS JetStream relay', () => {
     const token = await stockroom.token({ tenant, roles: ['admin'] });
     const deadline = Date.now() + 20_000;
     while ((await progress(environment.STOCKROOM_NATS_RELAY_NAME)).published === 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await sleep(10);
     }
     await stockroom.close(); // mid-stream: the relay stops after the event it is publishing
     const [{ total }] = await rawQuery<{ total: string }>(`select count(*)::text as total from events`);
@@ -195,7 +196,7 @@ describeNats('NATS JetStream relay', () => {
     const counted_by = Date.now() + 10_000;
     let counts = { relayed: await relayed_here(), expected: await expected_here() };
     while (counts.relayed !== counts.expected && Date.now() < counted_by) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       counts = { relayed: await relayed_here(), expected: await expected_here() };
     }
     expect(counts.relayed).toBe(counts.expected);
@@ -215,7 +216,7 @@ describeNats('NATS JetStream relay', () => {
       await received(environment, tenant, 15);
       await proxy.stop();
       await writeItems(stockroom, token, 5, 5); // committed while the broker is away
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await sleep(3_000);
       await proxy.start();
       await writeItems(stockroom, token, 10, 5);
       const events = await listed(stockroom, token, 15 * 3);

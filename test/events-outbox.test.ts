@@ -5,6 +5,7 @@
  * so a transaction that commits late is never skipped by a reader that
  * already passed its start.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { connectionConfig } from '../src/db/session.js';
@@ -51,7 +52,7 @@ async function allEvents(t: { events: (method: string, request: object) => Promi
   for (;;) {
     const events = await listOnce(t, request);
     if (events.length >= expected || Date.now() > deadline) return events;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 

@@ -6,6 +6,7 @@
  * client bound, and the same stream over Connect (HTTP/1.1) and gRPC-Web
  * from a fetch-based (browser-like) client.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-web';
@@ -80,7 +81,7 @@ async function until(condition: () => boolean, timeout_ms: number, what: string)
   const deadline = Date.now() + timeout_ms;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
 }
 
@@ -113,7 +114,7 @@ test('1,000 concurrent writes: a subscriber from before and one that reconnects 
     const page = await call(events_client, 'ListEvents', { pageSize: 1000 }, token);
     start = page.lastPosition;
     if (page.events.length >= products.length * 3) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 
   const steady = subscribe(token, {});
@@ -153,10 +154,10 @@ test('1,000 concurrent writes: a subscriber from before and one that reconnects 
   let listed = await listAll(token, start);
   for (const deadline = Date.now() + 20_000; Date.now() < deadline; listed = await listAll(token, start)) {
     if (listed.events.filter((event) => !ALERTS.includes(event.type)).length >= WRITES) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   await until(() => steady.events.length >= listed.events.length && hopper_events.length + hopper.events.length >= listed.events.length, 20_000, 'both subscribers to catch up');
-  await new Promise((resolve) => setTimeout(resolve, 300)); // nothing more may arrive
+  await sleep(300); // nothing more may arrive
   steady.call.cancel();
   hopper.call.cancel();
   hopper_events.push(...hopper.events);
@@ -218,7 +219,7 @@ test('a client that stops reading ends with RESOURCE_EXHAUSTED and the position 
   try {
     for await (const message of client.watchEvents({ fromOldest: true }, { headers: { authorization: `Bearer ${token}` } })) {
       if (message.kind.case === 'event') received.push(message.kind.value.position);
-      if (received.length === 1) await new Promise((resolve) => setTimeout(resolve, 3_000));
+      if (received.length === 1) await sleep(3_000);
     }
   } catch (error) {
     failure = ConnectError.from(error);

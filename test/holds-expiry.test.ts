@@ -3,6 +3,7 @@
  * PostgreSQL, real grpc-js clients. Holds here live 200 ms and the sweepers
  * run every 25-50 ms, so expiry is observable within a second.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -26,7 +27,6 @@ afterAll(async () => {
   await stockroom.close();
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ttl = (ms: number) => ({ seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 });
 
 async function tenant(stock: number, product_id = 'SKU-1') {

@@ -3,6 +3,7 @@
  * the real server at once, then the balances checked against the ledger and
  * the reservations, through the API and in the database.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { connectionConfig } from '../src/db/session.js';
@@ -75,7 +76,7 @@ async function checkLedgerInvariants(tenant_name: string) {
 
 async function deadlocksSoFar(): Promise<number> {
   // Statistics are flushed by backends when idle; give them a moment, then read fresh.
-  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  await sleep(1_200);
   const [row] = await rawQuery<{ deadlocks: string }>(`select pg_stat_clear_snapshot(), deadlocks from pg_stat_database where datname = current_database()`);
   return Number(row.deadlocks);
 }

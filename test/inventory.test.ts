@@ -3,6 +3,7 @@
  * HTTP/2, on the run's PostgreSQL: catalog, the order flow, stock changes,
  * the ledger, errors a client can act on, and the database's own guards.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import { InsufficientStockDetailSchema, ReservationExceededDetailSchema } from '../gen/stockroom/inventory/v1/error_details_pb.js';
 import { call, expectError, rawQuery, startStockroom, uniqueTenant, type TestStockroom } from './support/harness.js';
@@ -366,7 +367,7 @@ describe('ledger', () => {
     await record('RecordInbound', { productId: 'B', quantity: 5, reference: 'PO-1' });
     await record('RecordDamage', { productId: 'A', quantity: 1, reference: 'INC-1' });
     const middle = new Date();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     await record('RecordReturn', { productId: 'B', quantity: 2, reference: 'RMA-1' });
     await record('AdjustInventory', { productId: 'A', quantityDelta: 4, reason: 'found' });
 

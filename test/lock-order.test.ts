@@ -5,6 +5,7 @@
  * does), refusals report the numbers they were decided on under the lock,
  * and the products-per-reference limit holds under concurrent Reserves.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { connectionConfig } from '../src/db/session.js';
@@ -40,7 +41,7 @@ async function openTransaction(tenant: string, as_service = true) {
   };
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+const settle = () => sleep(300);
 
 /** Whether a promise is still pending after a moment (the call waits on a lock). */
 async function stillWaiting(promise: Promise<unknown>): Promise<boolean> {

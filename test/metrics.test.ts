@@ -4,6 +4,7 @@
  * documented family is there with its documented labels, and the counters
  * agree with what the test did.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'node:fs';
 import http2 from 'node:http2';
 import path from 'node:path';
@@ -104,7 +105,7 @@ async function holdExpired(rpc: (method: string, request: object) => Promise<any
     const { reservation } = await rpc('GetReservation', { reference: 'O-TTL' });
     const lines = reservation?.lines ?? [];
     if (lines.length === 1 && Number(lines[0].expired) === 1) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   } while (Date.now() < deadline);
   return false;
 }
@@ -160,7 +161,7 @@ describe('GET /metrics', () => {
         valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: INVENTORY }) >= 1
       )
         break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     } while (Date.now() < deadline);
   });
 
@@ -252,7 +253,7 @@ describe('GET /metrics', () => {
     let seen = 0;
     while (Date.now() < deadline && seen === 0) {
       seen = valueOf(await scrape(), 'stockroom_health_findings', series);
-      if (seen === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      if (seen === 0) await sleep(100);
     }
     await rawQuery(`update inventory_items set on_hand = on_hand - 1 where tenant_id = $1`, [tenant], outside_the_service);
     expect(seen).toBe(1);
@@ -319,7 +320,7 @@ test('a server stream counts each message sent, and a client that leaves ends it
   do {
     families = await scrape();
     if (valueOf(families, 'stockroom_rpc_in_flight', series) === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   } while (Date.now() < deadline);
   expect(valueOf(families, 'stockroom_rpc_in_flight', series)).toBe(0);
   expect(valueOf(families, 'grpc_server_handled_total', { ...series, grpc_code: 'Canceled' })).toBe(1);

@@ -5,6 +5,7 @@
  * first by its issues, FIFO cost untouched, expiry, and the database's own
  * defence of reserved.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { InsufficientStockDetailSchema } from '../gen/stockroom/parts/v1/error_details_pb.js';
@@ -24,7 +25,6 @@ afterAll(async () => {
   await stockroom?.close();
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ttl = (ms: number) => ({ seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 });
 
 function day(day: number) {

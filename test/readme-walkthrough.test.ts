@@ -9,6 +9,7 @@
  * is swapped for a free one. The README's `npm start &` and `kill %1` lines
  * are the test's own start and stop.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -119,7 +120,7 @@ async function startServer(port: number, data_dir: string, settings: Record<stri
       .catch(() => undefined);
     if (answer?.status === 'SERVING') return child;
     if (waited_ms > 60_000 || child.exitCode !== null) throw new Error(`the server did not start:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }
 

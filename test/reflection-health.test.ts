@@ -4,6 +4,7 @@
  * HealthState alone; the real-server tier runs grpcurl-style clients over
  * HTTP/2.)
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   create,
   createFileRegistry,
@@ -263,7 +264,7 @@ describe('health over the in-memory router', () => {
     const client = createClient(Health, healthTransport(healthState(async () => healthy, { probe_result_max_age_ms: 0 })));
     expect((await client.check({ service: '' })).status).toBe(ServingStatus.SERVING);
     healthy = false;
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
     expect((await client.check({ service: '' })).status).toBe(ServingStatus.NOT_SERVING);
   });
 

@@ -6,6 +6,7 @@
  * after them, and the exit code must be 0, with an HTTP/1.1 keep-alive
  * client connected too.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -109,7 +110,7 @@ async function underLoad(server: Spawned): Promise<Load> {
   const waiting = async () => (await holder.query(`select pg_stat_clear_snapshot(); select 1 from pg_stat_activity where wait_event_type = 'Lock'`) as unknown as pg.QueryResult[])[1].rowCount ?? 0;
   for (let waited_ms = 0; (await waiting()) < 8; waited_ms += 25) {
     if (waited_ms > 10_000) throw new Error('the calls never reached the lock');
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await sleep(25);
   }
   const agent = new http.Agent({ keepAlive: true });
   await new Promise<void>((resolve, reject) => {
@@ -139,7 +140,7 @@ async function underLoad(server: Spawned): Promise<Load> {
 async function expectDrained(name: string, server: Spawned, signal: () => void): Promise<void> {
   const load = await underLoad(server);
   signal();
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await sleep(500);
   // Still draining: the embedded database must still be there for the calls.
   expect(await postgresAnswers(server.pg_port)).toBe(true);
   const released_at = await load.release();
@@ -172,7 +173,7 @@ test('SIGKILL of the server: the watchdog stops its embedded PostgreSQL within s
   await server.exited;
   for (let waited_ms = 0; (await postgresAnswers(server.pg_port)) || fs.existsSync(path.join(DATA_DIR, 'postmaster.pid')); waited_ms += 50) {
     if (waited_ms > 10_000) throw new Error('PostgreSQL still runs 10 s after its server was killed');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   process.stdout.write(`SIGKILL: PostgreSQL gone ${Date.now() - killed_at} ms after the server was killed\n`);
 });
@@ -184,7 +185,7 @@ async function expectCleanStop(server: Spawned, stop: () => void): Promise<void>
   expect(exit).toMatchObject({ code: 0, signal: null });
   expect(exit.at - stopped_at).toBeLessThan(10_000);
   // Nothing left behind: neither the server nor PostgreSQL.
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await sleep(200);
   expect(await postgresAnswers(server.pg_port)).toBe(false);
   expect(await postgresAnswers(server.port)).toBe(false);
 }

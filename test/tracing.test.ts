@@ -4,6 +4,7 @@
  * traceparent, and checks the parent chain, the RPC and database attributes,
  * that no SQL parameter leaks, and that the call's log lines carry its trace id.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -89,7 +90,7 @@ async function spansOf(trace_id: string, name: string): Promise<OtlpSpan[]> {
   while (Date.now() < deadline) {
     const spans = received.filter((span) => span.traceId === trace_id);
     if (spans.some((span) => span.name === name)) return spans;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   throw new Error(`no span ${name} of trace ${trace_id} arrived; got ${received.length} spans`);
 }
@@ -151,7 +152,7 @@ test('a collector that refuses spans shows up as a warning in the log, and calls
   try {
     await call(client, 'ListItems', {}, token);
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && !log_lines.some((line) => String(line.msg).startsWith('opentelemetry:'))) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (Date.now() < deadline && !log_lines.some((line) => String(line.msg).startsWith('opentelemetry:'))) await sleep(50);
     expect(log_lines.find((line) => String(line.msg).startsWith('opentelemetry:'))).toMatchObject({ level: 40 });
   } finally {
     refusing = false;
