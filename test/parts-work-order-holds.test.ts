@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
-import { InsufficientStockDetailSchema } from '../gen/stockroom/parts/v1/error_details_pb.js';
+import { InsufficientStockDetailSchema, ReservationExceededDetailSchema, ReservationExpiredDetailSchema } from '../gen/stockroom/parts/v1/error_details_pb.js';
 import { errorDetails, expectError, newTenant, rawQuery, startStockroom, type TestStockroom } from './support/harness.js';
 
 const SERVICE = 'stockroom.parts.v1.PartsService';
@@ -116,8 +116,15 @@ describe('ReservePartsForWorkOrder', () => {
     const partial = await parts('ReleaseWorkOrderReservation', { workOrderId: 'WO-R', partId: part.id, locationId: a.id, qty: '2' });
     expect(partial.qtyReleased).toBe('2.000');
     expect(partial.holds[0]).toMatchObject({ qtyHeld: '3.000', qtyReleased: '2.000' });
-    const too_much = await expectError(parts('ReleaseWorkOrderReservation', { workOrderId: 'WO-R', partId: part.id, locationId: a.id, qty: '4' }));
+    const too_much = await expectError(parts('ReleaseWorkOrderReservation', { workOrderId: 'WO-R', partId: part.id, locationId: a.id, qty: '4' }), [
+      ReservationExceededDetailSchema,
+    ]);
     expect(too_much.errorInfo?.reason).toBe('RESERVATION_EXCEEDED');
+    expect(too_much.errorInfo?.metadata).toMatchObject({ workOrderId: 'WO-R', requested: '4.000', held: '3.000', expired: '0.000' });
+    expect(too_much.details.find((d) => d.typeName === 'stockroom.parts.v1.ReservationExceededDetail')?.value).toMatchObject({
+      workOrderId: 'WO-R',
+      lines: [{ partId: part.id, partNumber: 'P-HOLD', locationId: a.id, requested: '4.000', held: '3.000', expired: '0.000' }],
+    });
     const all = await parts('ReleaseWorkOrderReservation', { workOrderId: 'WO-R' });
     expect(all.qtyReleased).toBe('3.000');
     expect(await balance(tenant, part.id, a.id)).toMatchObject({ qty_reserved: '0.000', open_holds: '0.000' });
@@ -137,8 +144,12 @@ describe('ReservePartsForWorkOrder', () => {
     const summary = await parts('GetWorkOrderParts', { workOrderId: 'WO-T' });
     expect(summary.parts[0]).toMatchObject({ qtyReserved: '0.000' });
     await parts('IssueToWorkOrder', { workOrderId: 'WO-other', partId: part.id, locationId: a.id, qty: '10' });
-    const expired = await expectError(parts('ReleaseWorkOrderReservation', { workOrderId: 'WO-T' }));
+    const expired = await expectError(parts('ReleaseWorkOrderReservation', { workOrderId: 'WO-T' }), [ReservationExpiredDetailSchema]);
     expect(expired.errorInfo?.reason).toBe('RESERVATION_EXPIRED');
+    expect(expired.errorInfo?.metadata).toMatchObject({ workOrderId: 'WO-T', requested: '', held: '0.000', expired: '10.000' });
+    const [line] = (expired.details.find((d) => d.typeName === 'stockroom.parts.v1.ReservationExpiredDetail')?.value as { lines: unknown[] }).lines;
+    expect(line).toMatchObject({ partId: part.id, locationId: a.id, requested: '', held: '0.000', expired: '10.000' });
+    expect(line).toHaveProperty('expireTime.seconds');
   });
 
   it('idempotent retries of ReservePartsForWorkOrder and ReleaseWorkOrderReservation return the first answer and change nothing', async () => {

@@ -71,6 +71,8 @@ test('reflection resolves google.rpc.ErrorInfo, google.rpc.Status and the typed 
     ['stockroom.inventory.v1.InsufficientStockDetail', 'stockroom/inventory/v1/error_details.proto'],
     ['stockroom.parts.v1.InsufficientStockDetail', 'stockroom/parts/v1/error_details.proto'],
     ['stockroom.parts.v1.ReturnExceedsIssuedDetail', 'stockroom/parts/v1/error_details.proto'],
+    ['stockroom.parts.v1.ReservationExceededDetail', 'stockroom/parts/v1/error_details.proto'],
+    ['stockroom.parts.v1.ReservationExpiredDetail', 'stockroom/parts/v1/error_details.proto'],
   ]) {
     const [served] = await fileContainingSymbol(symbol);
     expect(served.name).toBe(file);

@@ -4,9 +4,10 @@
  * typed details (InsufficientStockDetail, ReturnExceedsIssuedDetail).
  */
 import { FailedPreconditionError, InsufficientStockError, NotFoundError } from '../shared/errors.js';
-import type { DecimalValue } from '../shared/decimal.js';
+import { Decimal, type DecimalValue } from '../shared/decimal.js';
 import { LIMITS } from './limits.js';
 import { QTY_SCALE } from './model.js';
+import type { WorkOrderHoldView } from './work-order-holds.js';
 
 const qty = (value: DecimalValue) => value.toFixed(QTY_SCALE);
 
@@ -45,6 +46,32 @@ export class ReturnExceedsIssuedError extends FailedPreconditionError {
       `work order "${work_order_id}" has ${net_issued} of ${part_number} from this location to return; ${requested} was requested`,
       'RETURN_EXCEEDS_ISSUED',
       { workOrderId: work_order_id, partId: part_id, partNumber: part_number, locationId: location_id, requested, netIssued: net_issued },
+    );
+  }
+}
+
+/**
+ * ReleaseWorkOrderReservation released nothing: the work order holds less
+ * than the request named (RESERVATION_EXCEEDED), or what it held there
+ * expired (RESERVATION_EXPIRED). Carries the selected holds as read.
+ */
+export class WorkOrderReservationRefusedError extends FailedPreconditionError {
+  constructor(
+    readonly work_order_id: string,
+    /** The units named, or null when the request released everything selected. */
+    readonly requested: DecimalValue | null,
+    readonly holds: readonly WorkOrderHoldView[],
+  ) {
+    const held = holds.reduce((sum, hold) => sum.plus(hold.qty_held), new Decimal(0));
+    const expired = holds.reduce((sum, hold) => sum.plus(hold.qty_expired), new Decimal(0));
+    const requested_text = requested === null ? '' : qty(requested);
+    const only_expired = held.isZero() && expired.gt(0);
+    super(
+      only_expired
+        ? `work order "${work_order_id}" holds nothing here any more: its hold expired`
+        : `work order "${work_order_id}" holds ${qty(held)} here, less than the ${requested_text} requested`,
+      only_expired ? 'RESERVATION_EXPIRED' : 'RESERVATION_EXCEEDED',
+      { workOrderId: work_order_id, requested: requested_text, held: qty(held), expired: qty(expired), holdCount: String(holds.length) },
     );
   }
 }

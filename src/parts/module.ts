@@ -4,13 +4,20 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { ConnectRouter } from '@connectrpc/connect';
-import { InsufficientStockDetailSchema, ReturnExceedsIssuedDetailSchema } from '../../gen/stockroom/parts/v1/error_details_pb.js';
+import {
+  HeldLineSchema,
+  InsufficientStockDetailSchema,
+  ReservationExceededDetailSchema,
+  ReservationExpiredDetailSchema,
+  ReturnExceedsIssuedDetailSchema,
+} from '../../gen/stockroom/parts/v1/error_details_pb.js';
 import { PartsService } from '../../gen/stockroom/parts/v1/parts_service_pb.js';
 import { healthSource, type HealthSource } from '../observability/health-gauges.js';
 import type { DetailMapper, OutgoingDetail } from '../server/errors.js';
 import type { ServiceDependencies, ServiceModule } from '../server/module.js';
 import { Catalog } from './catalog.js';
-import { PartShortageError, ReturnExceedsIssuedError } from './errors.js';
+import { timestampFromMicros } from './convert.js';
+import { PartShortageError, ReturnExceedsIssuedError, WorkOrderReservationRefusedError } from './errors.js';
 import { partsHandler } from './handler.js';
 import { InventoryHealth } from './health.js';
 import { LIMITS } from './limits.js';
@@ -20,7 +27,10 @@ import { StockQueries } from './queries.js';
 import { ReorderPoints } from './reorder-points.js';
 import { StockOperations } from './stock.js';
 
-/** InsufficientStockDetail and ReturnExceedsIssuedDetail carry the numbers of the ErrorInfo as typed fields. */
+/**
+ * InsufficientStockDetail, ReturnExceedsIssuedDetail and the two reservation
+ * details carry the numbers of the ErrorInfo as typed fields.
+ */
 export const partsErrorDetails: DetailMapper = (error) => {
   const details: OutgoingDetail[] = [];
   if (error instanceof PartShortageError) {
@@ -52,8 +62,27 @@ export const partsErrorDetails: DetailMapper = (error) => {
       }),
     });
   }
+  if (error instanceof WorkOrderReservationRefusedError) details.push(reservationRefusedDetail(error));
   return details;
 };
+
+function reservationRefusedDetail(error: WorkOrderReservationRefusedError): OutgoingDetail {
+  const lines = error.holds.map((hold) =>
+    create(HeldLineSchema, {
+      partId: hold.part_id,
+      partNumber: hold.part_number,
+      locationId: hold.location_id,
+      requested: error.requested === null ? '' : error.requested.toFixed(QTY_SCALE),
+      held: hold.qty_held.toFixed(QTY_SCALE),
+      expired: hold.qty_expired.toFixed(QTY_SCALE),
+      expireTime: hold.expires_at === null ? undefined : timestampFromMicros(hold.expires_at),
+    }),
+  );
+  const value = { workOrderId: error.work_order_id, lines };
+  return error.reason === 'RESERVATION_EXPIRED'
+    ? { desc: ReservationExpiredDetailSchema, value: create(ReservationExpiredDetailSchema, value) }
+    : { desc: ReservationExceededDetailSchema, value: create(ReservationExceededDetailSchema, value) };
+}
 
 /**
  * CheckInventoryHealth's finding counts and Reconcile's places that disagree

@@ -12,10 +12,10 @@
 import { sql, type TransactionRunner, type Tx } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { Decimal, type DecimalValue } from '../shared/decimal.js';
-import { assert, FailedPreconditionError, NotFoundError } from '../shared/errors.js';
+import { assert, NotFoundError } from '../shared/errors.js';
 import type { HoldExpiryTask } from '../shared/hold-sweeper.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
-import { locationNotFound, partNotFound, PartShortageError } from './errors.js';
+import { locationNotFound, partNotFound, PartShortageError, WorkOrderReservationRefusedError } from './errors.js';
 import { PARTS_SERVICE, partsMethod } from './methods.js';
 import { QTY_SCALE, type Micros } from './model.js';
 import { micros, toMicros } from './rows.js';
@@ -264,22 +264,11 @@ export class WorkOrderHolds {
         const moved = locked.length === 0 ? [] : await tx.query<{ moved: string }>(RELEASE, [...selection, input.qty === null ? null : qty(input.qty)]);
         const holds = (await tx.query<HoldRow>(HOLDS_OF, [...selection, HOLDS_PER_RELEASE_MAX])).map(toHold);
         if (holds.length === 0) throw new NotFoundError('work order reservation', input.work_order_id, 'work_order_id');
-        if (moved.length === 0) throw refusal(input, holds);
+        if (moved.length === 0) throw new WorkOrderReservationRefusedError(input.work_order_id, input.qty, holds);
         return { holds, qty_released: moved.reduce((sum, row) => sum.plus(row.moved), new Decimal(0)) };
       }),
     );
   }
-}
-
-/** Nothing released: what was selected expired, or holds less than asked. */
-function refusal(input: ReleaseForWorkOrderInput, holds: readonly WorkOrderHoldView[]): FailedPreconditionError {
-  const held = holds.reduce((sum, hold) => sum.plus(hold.qty_held), new Decimal(0));
-  const expired = holds.reduce((sum, hold) => sum.plus(hold.qty_expired), new Decimal(0));
-  const metadata = { workOrderId: input.work_order_id, requested: input.qty === null ? '' : qty(input.qty), held: qty(held), expired: qty(expired) };
-  if (held.isZero() && expired.gt(0)) {
-    return new FailedPreconditionError(`work order "${input.work_order_id}" holds nothing here any more: its hold expired`, 'RESERVATION_EXPIRED', metadata);
-  }
-  return new FailedPreconditionError(`work order "${input.work_order_id}" holds ${qty(held)} here, less than the ${metadata.requested} requested`, 'RESERVATION_EXCEEDED', metadata);
 }
 
 /**

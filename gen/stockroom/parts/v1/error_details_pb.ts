@@ -4,13 +4,15 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file stockroom/parts/v1/error_details.proto.
  */
 export const file_stockroom_parts_v1_error_details: GenFile = /*@__PURE__*/
-  fileDesc("CiZzdG9ja3Jvb20vcGFydHMvdjEvZXJyb3JfZGV0YWlscy5wcm90bxISc3RvY2tyb29tLnBhcnRzLnYxIrcBChdJbnN1ZmZpY2llbnRTdG9ja0RldGFpbBITCgtwYXJ0X251bWJlchgBIAEoCRIPCgdwYXJ0X2lkGAIgASgJEhMKC2xvY2F0aW9uX2lkGAMgASgJEhEKCXJlcXVlc3RlZBgEIAEoCRIRCglhdmFpbGFibGUYBSABKAkSEAoIYmF0Y2hfaWQYBiABKAkSEwoLcXR5X29uX2hhbmQYByABKAkSFAoMcXR5X3Jlc2VydmVkGAggASgJIpQBChlSZXR1cm5FeGNlZWRzSXNzdWVkRGV0YWlsEhUKDXdvcmtfb3JkZXJfaWQYASABKAkSDwoHcGFydF9pZBgCIAEoCRITCgtwYXJ0X251bWJlchgDIAEoCRITCgtsb2NhdGlvbl9pZBgEIAEoCRIRCglyZXF1ZXN0ZWQYBSABKAkSEgoKbmV0X2lzc3VlZBgGIAEoCWIGcHJvdG8z");
+  fileDesc("CiZzdG9ja3Jvb20vcGFydHMvdjEvZXJyb3JfZGV0YWlscy5wcm90bxISc3RvY2tyb29tLnBhcnRzLnYxIrcBChdJbnN1ZmZpY2llbnRTdG9ja0RldGFpbBITCgtwYXJ0X251bWJlchgBIAEoCRIPCgdwYXJ0X2lkGAIgASgJEhMKC2xvY2F0aW9uX2lkGAMgASgJEhEKCXJlcXVlc3RlZBgEIAEoCRIRCglhdmFpbGFibGUYBSABKAkSEAoIYmF0Y2hfaWQYBiABKAkSEwoLcXR5X29uX2hhbmQYByABKAkSFAoMcXR5X3Jlc2VydmVkGAggASgJIpQBChlSZXR1cm5FeGNlZWRzSXNzdWVkRGV0YWlsEhUKDXdvcmtfb3JkZXJfaWQYASABKAkSDwoHcGFydF9pZBgCIAEoCRITCgtwYXJ0X251bWJlchgDIAEoCRITCgtsb2NhdGlvbl9pZBgEIAEoCRIRCglyZXF1ZXN0ZWQYBSABKAkSEgoKbmV0X2lzc3VlZBgGIAEoCSJfChlSZXNlcnZhdGlvbkV4Y2VlZGVkRGV0YWlsEhUKDXdvcmtfb3JkZXJfaWQYASABKAkSKwoFbGluZXMYAiADKAsyHC5zdG9ja3Jvb20ucGFydHMudjEuSGVsZExpbmUiXgoYUmVzZXJ2YXRpb25FeHBpcmVkRGV0YWlsEhUKDXdvcmtfb3JkZXJfaWQYASABKAkSKwoFbGluZXMYAiADKAsyHC5zdG9ja3Jvb20ucGFydHMudjEuSGVsZExpbmUiqAEKCEhlbGRMaW5lEg8KB3BhcnRfaWQYASABKAkSEwoLcGFydF9udW1iZXIYAiABKAkSEwoLbG9jYXRpb25faWQYAyABKAkSEQoJcmVxdWVzdGVkGAQgASgJEgwKBGhlbGQYBSABKAkSDwoHZXhwaXJlZBgGIAEoCRIvCgtleHBpcmVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Sent with FAILED_PRECONDITION, ErrorInfo reason INSUFFICIENT_STOCK: the
@@ -144,4 +146,128 @@ export type ReturnExceedsIssuedDetail = Message<"stockroom.parts.v1.ReturnExceed
  */
 export const ReturnExceedsIssuedDetailSchema: GenMessage<ReturnExceedsIssuedDetail> = /*@__PURE__*/
   messageDesc(file_stockroom_parts_v1_error_details, 1);
+
+/**
+ * Sent with FAILED_PRECONDITION, ErrorInfo reason RESERVATION_EXCEEDED: a
+ * ReleaseWorkOrderReservation asked for more units than the work order holds
+ * at that part and location. Nothing was changed.
+ *
+ * @generated from message stockroom.parts.v1.ReservationExceededDetail
+ */
+export type ReservationExceededDetail = Message<"stockroom.parts.v1.ReservationExceededDetail"> & {
+  /**
+   * The work order of the request.
+   *
+   * @generated from field: string work_order_id = 1;
+   */
+  workOrderId: string;
+
+  /**
+   * The selected holds, by part id then location id (at most 100).
+   *
+   * @generated from field: repeated stockroom.parts.v1.HeldLine lines = 2;
+   */
+  lines: HeldLine[];
+};
+
+/**
+ * Describes the message stockroom.parts.v1.ReservationExceededDetail.
+ * Use `create(ReservationExceededDetailSchema)` to create a new message.
+ */
+export const ReservationExceededDetailSchema: GenMessage<ReservationExceededDetail> = /*@__PURE__*/
+  messageDesc(file_stockroom_parts_v1_error_details, 2);
+
+/**
+ * Sent with FAILED_PRECONDITION, ErrorInfo reason RESERVATION_EXPIRED: what
+ * a ReleaseWorkOrderReservation selected holds nothing any more because its
+ * hold expired. Nothing was changed; reserve again to hold units.
+ *
+ * @generated from message stockroom.parts.v1.ReservationExpiredDetail
+ */
+export type ReservationExpiredDetail = Message<"stockroom.parts.v1.ReservationExpiredDetail"> & {
+  /**
+   * The work order of the request.
+   *
+   * @generated from field: string work_order_id = 1;
+   */
+  workOrderId: string;
+
+  /**
+   * The selected holds, by part id then location id (at most 100).
+   *
+   * @generated from field: repeated stockroom.parts.v1.HeldLine lines = 2;
+   */
+  lines: HeldLine[];
+};
+
+/**
+ * Describes the message stockroom.parts.v1.ReservationExpiredDetail.
+ * Use `create(ReservationExpiredDetailSchema)` to create a new message.
+ */
+export const ReservationExpiredDetailSchema: GenMessage<ReservationExpiredDetail> = /*@__PURE__*/
+  messageDesc(file_stockroom_parts_v1_error_details, 3);
+
+/**
+ * What a work order holds of one part at one location, when the request was refused.
+ *
+ * @generated from message stockroom.parts.v1.HeldLine
+ */
+export type HeldLine = Message<"stockroom.parts.v1.HeldLine"> & {
+  /**
+   * The part's id.
+   *
+   * @generated from field: string part_id = 1;
+   */
+  partId: string;
+
+  /**
+   * The part's number.
+   *
+   * @generated from field: string part_number = 2;
+   */
+  partNumber: string;
+
+  /**
+   * The location.
+   *
+   * @generated from field: string location_id = 3;
+   */
+  locationId: string;
+
+  /**
+   * Units the request named (3 places); empty when it released everything selected.
+   *
+   * @generated from field: string requested = 4;
+   */
+  requested: string;
+
+  /**
+   * Units still held and not expired (3 places).
+   *
+   * @generated from field: string held = 5;
+   */
+  held: string;
+
+  /**
+   * Units expired so far (3 places), including units past their expire
+   * time that the sweeper has not released yet.
+   *
+   * @generated from field: string expired = 6;
+   */
+  expired: string;
+
+  /**
+   * When the hold expires or expired; unset when it never does.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 7;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message stockroom.parts.v1.HeldLine.
+ * Use `create(HeldLineSchema)` to create a new message.
+ */
+export const HeldLineSchema: GenMessage<HeldLine> = /*@__PURE__*/
+  messageDesc(file_stockroom_parts_v1_error_details, 4);
 
