@@ -3,7 +3,9 @@
  * (`node dist/src/main.js`, as deployed) on one database, started together
  * (so they also race for the migration lock), and the last-unit race spread
  * over them. Correctness must come from the database, not from anything one
- * process holds: 60 Reserves of 1 against 10 units, exactly 10 succeed.
+ * process holds: 60 Reserves of 1 against 10 units, exactly 10 succeed; the
+ * same for parts held for work orders, whose expired holds all three
+ * processes sweep and release exactly once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -12,7 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { freePort } from '../src/db/embedded-postgres.js';
 import { loadConfig } from '../src/server/config.js';
 import { mintToken } from '../src/tools/token.js';
-import { call, errorDetails, serviceConstructor, testDatabaseUrl, TEST_AUDIENCE, TEST_ISSUER, TEST_JWT_SECRET, uniqueTenant } from './support/harness.js';
+import { call, errorDetails, rawQuery, serviceConstructor, testDatabaseUrl, TEST_AUDIENCE, TEST_ISSUER, TEST_JWT_SECRET, uniqueTenant } from './support/harness.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const REPLICAS = 3;
@@ -32,6 +34,8 @@ const ENVIRONMENT = {
   STOCKROOM_LOG_LEVEL: 'warn',
   STOCKROOM_DATABASE_POOL_MAX: '4',
   STOCKROOM_SHUTDOWN_GRACE_MS: '1000',
+  // Every replica sweeps every 100 ms, so their sweeps of one hold overlap.
+  STOCKROOM_HOLD_SWEEP_INTERVAL_MS: '100',
 };
 
 async function startReplica(): Promise<Replica> {
@@ -75,23 +79,31 @@ async function stop(replica: Replica): Promise<void> {
 
 const replicas: Replica[] = [];
 const clients: grpc.Client[] = [];
+const parts_clients: grpc.Client[] = [];
 
 beforeAll(async () => {
   for (let i = 0; i < REPLICAS; i++) replicas.push(await startReplica());
   await Promise.all(replicas.map(untilServing));
   const Inventory = serviceConstructor('stockroom.inventory.v1.InventoryService');
-  for (const replica of replicas) clients.push(new Inventory(replica.address, grpc.credentials.createInsecure()));
+  const Parts = serviceConstructor('stockroom.parts.v1.PartsService');
+  for (const replica of replicas) {
+    clients.push(new Inventory(replica.address, grpc.credentials.createInsecure()));
+    parts_clients.push(new Parts(replica.address, grpc.credentials.createInsecure()));
+  }
 }, 120_000);
 
 afterAll(async () => {
-  for (const client of clients) client.close();
+  for (const client of [...clients, ...parts_clients]) client.close();
   await Promise.all(replicas.map(stop));
 });
 
+async function adminOf(prefix: string): Promise<{ tenant: string; token: string }> {
+  const tenant = uniqueTenant(prefix);
+  return { tenant, token: await mintToken(loadConfig({ ...ENVIRONMENT }).auth, { tenant, roles: ['admin'], subject: 'replica-test' }) };
+}
+
 test('60 concurrent Reserves of 1 for the last 10 units, spread over three server processes: exactly 10 succeed', async () => {
-  const auth = loadConfig({ ...ENVIRONMENT }).auth;
-  const tenant = uniqueTenant('replicas');
-  const token = await mintToken(auth, { tenant, roles: ['admin'], subject: 'replica-test' });
+  const { token } = await adminOf('replicas');
   await call(clients[0], 'CreateItem', { productId: 'LAST', sku: 'SKU-LAST', name: 'The last units', reorderPoint: 0 }, token);
   await call(clients[1], 'RecordInbound', { productId: 'LAST', quantity: 10, reference: 'PO-LAST' }, token);
 
@@ -119,4 +131,41 @@ test('60 concurrent Reserves of 1 for the last 10 units, spread over three serve
   }
   const health = await call(clients[2], 'CheckInventoryHealth', {}, token);
   expect(health.healthy).toBe(true);
+});
+
+test('60 concurrent work-order holds of 1 on the last 10 units of a part, over three processes: exactly 10 hold, and each expired hold is released once', async () => {
+  const { tenant, token } = await adminOf('replicas-parts');
+  const { part } = await call(parts_clients[0], 'CreatePart', { part: { partNumber: 'P-LAST', name: 'The last bearings' } }, token);
+  const { location } = await call(parts_clients[1], 'CreateLocation', { location: { site: 'MAIN', name: 'A' } }, token);
+  await call(parts_clients[2], 'ReceiveParts', { partId: part.id, locationId: location.id, qty: '10', unitCost: '5' }, token);
+
+  // Even-numbered work orders hold for 1 s, the others until released.
+  const outcomes = await Promise.all(
+    Array.from({ length: 60 }, (_, i) => {
+      const request = { workOrderId: `WO-${i}`, partId: part.id, locationId: location.id, qty: '1', ...(i % 2 === 0 ? { ttl: { seconds: '1' } } : {}) };
+      return call(parts_clients[i % REPLICAS], 'ReservePartsForWorkOrder', request, token).then(
+        () => ({ expires: i % 2 === 0, ok: true as const }),
+        (error) => ({ expires: i % 2 === 0, ok: false as const, error: errorDetails(error) }),
+      );
+    }),
+  );
+  const held = outcomes.filter((outcome) => outcome.ok);
+  expect(held).toHaveLength(10);
+  for (const outcome of outcomes) {
+    if (!outcome.ok) expect([outcome.error.code, outcome.error.errorInfo?.reason]).toEqual([grpc.status.FAILED_PRECONDITION, 'INSUFFICIENT_STOCK']);
+  }
+  const expiring = held.filter((outcome) => outcome.expires).length;
+
+  // All three replicas sweep; the expiring holds go back, each once.
+  const on_hand = () => call(parts_clients[0], 'GetOnHand', { partId: part.id }, token).then((r) => r.onHand[0]);
+  for (const until = Date.now() + 20_000; (await on_hand()).qtyReserved !== `${10 - expiring}.000` && Date.now() < until; ) await sleep(100);
+  expect(await on_hand()).toMatchObject({ qtyOnHand: '10.000', qtyReserved: `${10 - expiring}.000`, qtyAvailable: `${expiring}.000` });
+  const [totals] = await rawQuery<{ held: string; expired: string; expired_events: string }>(
+    `select sum(qty_held)::int::text as held, sum(qty_expired)::int::text as expired,
+       (select count(*) from events e where e.tenant_id = $1 and e.type = 'RESERVATION_EXPIRED')::text as expired_events
+     from part_work_order_holds where tenant_id = $1`,
+    [tenant],
+  );
+  expect(totals).toEqual({ held: String(10 - expiring), expired: String(expiring), expired_events: String(expiring) });
+  expect((await call(parts_clients[1], 'CheckInventoryHealth', {}, token)).healthy).toBe(true);
 });
