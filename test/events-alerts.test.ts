@@ -138,16 +138,22 @@ test('work-order holds of parts write reservation events with the part and locat
   await parts('ReceiveParts', { partId: part.id, locationId: a.id, qty: '5', unitCost: '1.00' });
   await parts('ReservePartsForWorkOrder', { workOrderId: 'WO-9', partId: part.id, locationId: a.id, qty: '4' });
   await parts('ReleaseWorkOrderReservation', { workOrderId: 'WO-9', partId: part.id, locationId: a.id, qty: '2' });
+  // Takes the 2 still held, then 1 free unit.
+  await parts('IssueToWorkOrder', { workOrderId: 'WO-9', partId: part.id, locationId: a.id, qty: '3' });
   const deadline = Date.now() + 10_000;
   let events: any[] = [];
-  while (events.length < 7 && Date.now() < deadline) {
+  while (events.length < 10 && Date.now() < deadline) {
     events = (await call(events_client, 'ListEvents', { partIds: [part.id], pageSize: 100 }, token)).events;
     await sleep(50);
   }
   expect(events.map((event) => event.type.replace('EVENT_TYPE_', ''))).toEqual([
     // An alert a change raises comes just before the change's own event, in the same transaction.
     'PART_CREATED', 'BACK_IN_STOCK', 'PARTS_RECEIVED', 'LOW_STOCK', 'RESERVATION_CREATED', 'BACK_IN_STOCK', 'RESERVATION_RELEASED',
+    // The issue takes the work order's hold first (committed), then its stock falls to the reorder point.
+    'RESERVATION_COMMITTED', 'LOW_STOCK', 'PARTS_ISSUED',
   ]);
   expect(events[4]).toMatchObject({ reference: 'WO-9', quantity: '4.000', onHand: '5.000', reserved: '4.000', available: '1.000', locationId: a.id });
   expect(events[6]).toMatchObject({ reference: 'WO-9', quantity: '2.000', reserved: '2.000', available: '3.000' });
+  expect(events[7]).toMatchObject({ reference: 'WO-9', quantity: '-2.000', reserved: '0.000', locationId: a.id });
+  expect(events[9]).toMatchObject({ reference: 'WO-9', quantity: '-3.000', onHand: '2.000', reserved: '0.000', available: '2.000' });
 });

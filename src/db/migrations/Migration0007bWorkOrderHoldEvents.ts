@@ -4,8 +4,8 @@ import { Migration } from '@mikro-orm/migrations';
  * Events for work-order holds of parts (issue 12 on top of issue 11): the
  * same RESERVATION_CREATED / RESERVATION_RELEASED / RESERVATION_EXPIRED as
  * inventory holds, with the part and location as subject and the work order
- * as reference. An issue that consumes a hold is already its PARTS_ISSUED
- * event. The trigger's name sorts after part_work_order_holds_apply (AFTER
+ * as reference. (Migration 0012 adds RESERVATION_COMMITTED for an issue
+ * that consumes a hold.) The trigger's name sorts after part_work_order_holds_apply (AFTER
  * row triggers of a table fire by name), so the balance it reads already
  * counts the hold.
  */

@@ -16,6 +16,7 @@ import { Migration0006Holds } from './Migration0006Holds.js';
 import { Migration0007Events } from './Migration0007Events.js';
 import { Migration0007bWorkOrderHoldEvents } from './Migration0007bWorkOrderHoldEvents.js';
 import { Migration0004dNewBalanceNotBackInStock } from './Migration0004dNewBalanceNotBackInStock.js';
+import { Migration0012WorkOrderHoldCommitEvents } from './Migration0012WorkOrderHoldCommitEvents.js';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: '0001_foundation', class: Migration0001Foundation },
@@ -31,4 +32,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0007b_work_order_hold_events', class: Migration0007bWorkOrderHoldEvents },
   // Issue 10's range, but it replaces a function of 0007, so it runs after it.
   { name: '0004d_new_balance_not_back_in_stock', class: Migration0004dNewBalanceNotBackInStock },
+  { name: '0012_work_order_hold_commit_events', class: Migration0012WorkOrderHoldCommitEvents },
 ];

@@ -431,7 +431,9 @@ export enum EventType {
   RESERVATION_RELEASED = 8,
 
   /**
-   * Held units shipped (CommitOutbound; OUTBOUND movement); quantity negative.
+   * Held units shipped (CommitOutbound; OUTBOUND movement), or taken from a
+   * work order's hold by IssueToWorkOrder (next to its PARTS_ISSUED;
+   * reference = the work order); quantity negative.
    *
    * @generated from enum value: EVENT_TYPE_RESERVATION_COMMITTED = 9;
    */
