@@ -22,6 +22,8 @@ beforeAll(async () => {
     STOCKROOM_HEADER_TIMEOUT_MS: String(HEADER_MS),
     STOCKROOM_MAX_CALLS_IN_FLIGHT: '3',
     STOCKROOM_MAX_HEALTH_WATCHES: '2',
+    STOCKROOM_MAX_EVENT_WATCHES: '2',
+    STOCKROOM_EVENTS_HEARTBEAT_MS: '100',
     STOCKROOM_MAX_CONNECTIONS: '40',
     STOCKROOM_LOCK_TIMEOUT_MS: '10000',
   });
@@ -173,6 +175,54 @@ test('Health Watch streams beyond the cap are refused with RESOURCE_EXHAUSTED', 
     expect(error.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(error.errorInfos).toHaveLength(1);
     expect(error.errorInfo?.reason).toBe('TOO_MANY_WATCHES');
+  } finally {
+    for (const stream of open) stream.cancel();
+  }
+});
+
+test('WatchEvents streams beyond their cap are refused, and open watches leave the calls-in-flight cap to unary calls', async () => {
+  const health = stockroom.grpcClient('grpc.health.v1.Health') as unknown as { watch(request: object): grpc.ClientReadableStream<unknown> };
+  const events = stockroom.grpcClient('stockroom.events.v1.EventService') as unknown as {
+    watchEvents(request: object, metadata: grpc.Metadata): grpc.ClientReadableStream<unknown>;
+  };
+  const token = await stockroom.token({ tenant: uniqueTenant('watch-cap'), roles: ['admin'] });
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${token}`);
+  const first_message = (stream: grpc.ClientReadableStream<unknown>) =>
+    new Promise<unknown>((resolve, reject) => {
+      stream.once('data', resolve);
+      stream.once('error', reject);
+    });
+  const open: grpc.ClientReadableStream<unknown>[] = [];
+  const opened = async (stream: grpc.ClientReadableStream<unknown>) => {
+    open.push(stream);
+    await first_message(stream);
+    return stream;
+  };
+  try {
+    // Four open streams against a cap of 3 calls in flight.
+    for (let n = 0; n < 2; n++) await opened(health.watch({ service: '' }));
+    const [first_watch] = [await opened(events.watchEvents({}, metadata)), await opened(events.watchEvents({}, metadata))];
+    const inventory = stockroom.grpcClient('stockroom.inventory.v1.InventoryService');
+    await expect(Promise.all([1, 2, 3].map(() => call(inventory, 'listItems', {}, token)))).resolves.toHaveLength(3);
+
+    const refused = events.watchEvents({}, metadata);
+    open.push(refused);
+    const error = await expectError(first_message(refused));
+    expect([error.code, error.errorInfo?.reason, error.errorInfo?.metadata.maxEventWatches]).toEqual([grpc.status.RESOURCE_EXHAUSTED, 'TOO_MANY_WATCHES', '2']);
+    expect(error.errorInfos).toHaveLength(1);
+
+    // A watch that ends gives its place back.
+    first_watch.cancel();
+    for (const until = Date.now() + 5_000; ; ) {
+      const next = events.watchEvents({}, metadata);
+      open.push(next);
+      const answer = await first_message(next).then(() => 'open', (e: grpc.ServiceError) => e.code);
+      if (answer === 'open') break;
+      expect(answer).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      if (Date.now() > until) throw new Error('the cancelled watch never gave its place back');
+      await sleep(50);
+    }
   } finally {
     for (const stream of open) stream.cancel();
   }

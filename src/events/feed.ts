@@ -5,6 +5,7 @@
 import type { TransactionRunner } from '../db/transaction.js';
 import type { EventsConfig } from '../server/config.js';
 import type { CallContext } from '../shared/caller.js';
+import { ResourceExhaustedError } from '../shared/errors.js';
 import { decodePageToken, encodePageToken, type PageScope } from '../shared/page-token.js';
 import type { EventFilter, EventView } from './model.js';
 import { formatPosition, ORIGIN, parsePosition, SNAPSHOT_XMIN, type Position } from './position.js';
@@ -21,6 +22,8 @@ export interface EventPage {
 export type StreamStart = Position | 'now' | 'oldest';
 
 export class EventFeed {
+  private watches_open = 0;
+
   constructor(
     private readonly runner: TransactionRunner,
     private readonly config: EventsConfig,
@@ -51,7 +54,16 @@ export class EventFeed {
   }
 
   async *watch(context: CallContext, filter: EventFilter, start: StreamStart): AsyncGenerator<StreamItem> {
-    const position = start === 'now' ? await this.now(context) : start === 'oldest' ? ORIGIN : start;
-    yield* watchStream(context, filter, position, { config: this.config, runner: this.runner, stopping: this.stopping });
+    const max = this.config.max_watches;
+    if (this.watches_open >= max) {
+      throw new ResourceExhaustedError(`${max} event watches are open, the limit; page with ListEvents or retry later`, 'TOO_MANY_WATCHES', { maxEventWatches: String(max) });
+    }
+    this.watches_open++;
+    try {
+      const position = start === 'now' ? await this.now(context) : start === 'oldest' ? ORIGIN : start;
+      yield* watchStream(context, filter, position, { config: this.config, runner: this.runner, stopping: this.stopping });
+    } finally {
+      this.watches_open--;
+    }
   }
 }

@@ -74,6 +74,8 @@ export interface EventsConfig {
   readonly stream_buffer_max: number;
   /** A stream whose buffer stays full this long ends with RESOURCE_EXHAUSTED. */
   readonly slow_client_ms: number;
+  /** WatchEvents streams open at once in this process, at most; each polls the database. */
+  readonly max_watches: number;
   /** Events older than this are purged (in bounded batches). */
   readonly retention_hours: number;
   /** Undefined unless STOCKROOM_NATS_URL is set: no relay. */
@@ -350,6 +352,7 @@ function loadEvents(env: Environment): EventsConfig {
     heartbeat_interval_ms: integer(env, 'STOCKROOM_EVENTS_HEARTBEAT_MS', 15_000, 100, 300_000),
     stream_buffer_max: integer(env, 'STOCKROOM_EVENTS_STREAM_BUFFER', 1_000, 10, 100_000),
     slow_client_ms: integer(env, 'STOCKROOM_EVENTS_SLOW_CLIENT_MS', 30_000, 100, 600_000),
+    max_watches: integer(env, 'STOCKROOM_MAX_EVENT_WATCHES', 100, 1, 10_000),
     retention_hours: integer(env, 'STOCKROOM_EVENTS_RETENTION_HOURS', 24 * 7, 1, 24 * 3650),
     nats,
   };

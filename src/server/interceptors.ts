@@ -100,6 +100,8 @@ export function reasonOf(error: ConnectError): string | undefined {
 export class Admission {
   private draining = false;
   private in_flight = 0;
+  /** Open streaming calls (Health Watch, WatchEvents): drained, but capped by their own limits, not max_calls_in_flight. */
+  private streams_open = 0;
   private idle_waiters: (() => void)[] = [];
 
   constructor(private readonly max_calls_in_flight: number = Number.POSITIVE_INFINITY) {}
@@ -107,10 +109,14 @@ export class Admission {
   interceptor(): Interceptor {
     return (next) => async (request) => {
       if (this.draining) throw new UnavailableError('server is shutting down; retry on another instance');
-      if (this.in_flight >= this.max_calls_in_flight) throw this.tooManyCalls(errorDomain(request.service.typeName));
+      // A watch stays open as long as its client likes; counting it here would let idle watchers starve unary calls.
+      const streaming = request.method.methodKind !== 'unary';
+      if (!streaming && this.in_flight - this.streams_open >= this.max_calls_in_flight) throw this.tooManyCalls(errorDomain(request.service.typeName));
       this.in_flight++;
+      if (streaming) this.streams_open++;
       const finished = () => {
         this.in_flight--;
+        if (streaming) this.streams_open--;
         if (this.in_flight === 0) for (const wake of this.idle_waiters.splice(0)) wake();
       };
       try {
