@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { call, expectError, startStockroom, uniqueTenant, type TestStockroom } from './support/harness.js';
+import { eventually } from './support/wait.js';
 
 const INVENTORY = 'stockroom.inventory.v1.InventoryService';
 const PARTS = 'stockroom.parts.v1.PartsService';
@@ -32,22 +33,14 @@ afterAll(async () => {
 
 /** The alerts of the tenant, once at least `expected` are visible (other test files' transactions may delay them). */
 async function alerts(token: string, request: object = {}, expected = 1): Promise<any[]> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const page = await call(events_client, 'ListEvents', { ...request, types: ALERTS, pageSize: 1000 }, token);
-    if (page.events.length >= expected || Date.now() > deadline) return page.events;
-    await sleep(50);
-  }
+  const page = await eventually(() => call(events_client, 'ListEvents', { ...request, types: ALERTS, pageSize: 1000 }, token), (p) => p.events.length >= expected);
+  return page.events;
 }
 
 /** The position after the tenant's first `count` events, once they are visible. */
 async function settledPosition(token: string, count: number): Promise<string> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const page = await call(events_client, 'ListEvents', { pageSize: 1000 }, token);
-    if (page.events.length >= count || Date.now() > deadline) return page.lastPosition;
-    await sleep(50);
-  }
+  const page = await eventually(() => call(events_client, 'ListEvents', { pageSize: 1000 }, token), (p) => p.events.length >= count);
+  return page.lastPosition;
 }
 
 test('LOW_STOCK fires once when concurrent Reserves cross the reorder point; BACK_IN_STOCK on the inbound that lifts it', async () => {
@@ -81,8 +74,7 @@ test('LOW_STOCK fires once when concurrent Reserves cross the reorder point; BAC
   expect(all.map((event) => event.type)).toEqual(['EVENT_TYPE_LOW_STOCK', 'EVENT_TYPE_OUT_OF_STOCK', 'EVENT_TYPE_BACK_IN_STOCK']);
   expect(all[2]).toMatchObject({ available: '35', onHand: '130', reserved: '95' });
 
-  const deadline = Date.now() + 5_000;
-  while (watched.length < 3 && Date.now() < deadline) await sleep(20);
+  await eventually(() => watched.length, (n) => n >= 3, { timeout_ms: 5_000, interval_ms: 20 });
   stream.cancel();
   expect(watched.map((event) => event.id)).toEqual(all.map((event) => event.id));
 });
@@ -140,12 +132,7 @@ test('work-order holds of parts write reservation events with the part and locat
   await parts('ReleaseWorkOrderReservation', { workOrderId: 'WO-9', partId: part.id, locationId: a.id, qty: '2' });
   // Takes the 2 still held, then 1 free unit.
   await parts('IssueToWorkOrder', { workOrderId: 'WO-9', partId: part.id, locationId: a.id, qty: '3' });
-  const deadline = Date.now() + 10_000;
-  let events: any[] = [];
-  while (events.length < 10 && Date.now() < deadline) {
-    events = (await call(events_client, 'ListEvents', { partIds: [part.id], pageSize: 100 }, token)).events;
-    await sleep(50);
-  }
+  const { events }: { events: any[] } = await eventually(() => call(events_client, 'ListEvents', { partIds: [part.id], pageSize: 100 }, token), (p) => p.events.length >= 10);
   expect(events.map((event) => event.type.replace('EVENT_TYPE_', ''))).toEqual([
     // An alert a change raises comes just before the change's own event, in the same transaction.
     'PART_CREATED', 'BACK_IN_STOCK', 'PARTS_RECEIVED', 'LOW_STOCK', 'RESERVATION_CREATED', 'BACK_IN_STOCK', 'RESERVATION_RELEASED',

@@ -13,6 +13,7 @@ import net from 'node:net';
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { call, rawQuery, startStockroom, uniqueTenant, type TestStockroom } from './support/harness.js';
+import { eventually } from './support/wait.js';
 import { parsePrometheusText, valueOf } from './support/prometheus-text.js';
 
 const NATS = process.env.NATS_TEST_URL ?? '127.0.0.1:4222';
@@ -89,11 +90,8 @@ describeNats('NATS JetStream relay', () => {
   async function received(environment: Record<string, string>, tenant: string, count: number): Promise<JsMsg[]> {
     const deadline = Date.now() + 20_000;
     const manager = await jetstreamManager(nats);
-    while (Date.now() < deadline) {
-      const info = await manager.streams.info(environment.STOCKROOM_NATS_STREAM).catch(() => undefined);
-      if (info && info.state.messages > 0) break;
-      await sleep(100);
-    }
+    const stream_info = () => manager.streams.info(environment.STOCKROOM_NATS_STREAM).catch(() => undefined);
+    await eventually(stream_info, (info) => info !== undefined && info.state.messages > 0, { timeout_ms: 20_000, interval_ms: 100 });
     // nats-server 2.9 knows one filter_subject per consumer (filter_subjects came with 2.10).
     const name = `c${Math.random().toString(36).slice(2, 10)}`;
     await manager.consumers.add(environment.STOCKROOM_NATS_STREAM, {
@@ -125,8 +123,7 @@ describeNats('NATS JetStream relay', () => {
    */
   async function listed(stockroom: TestStockroom, token: string, expected: number): Promise<any[]> {
     const client = stockroom.grpcClient('stockroom.events.v1.EventService');
-    const deadline = Date.now() + 15_000;
-    for (;;) {
+    const all_pages = async () => {
       const events: any[] = [];
       let page_token = '';
       do {
@@ -134,9 +131,9 @@ describeNats('NATS JetStream relay', () => {
         events.push(...page.events);
         page_token = page.nextPageToken;
       } while (page_token !== '');
-      if (events.length >= expected || Date.now() > deadline) return events;
-      await sleep(100);
-    }
+      return events;
+    };
+    return eventually(all_pages, (events) => events.length >= expected, { timeout_ms: 15_000, interval_ms: 100 });
   }
 
   function expectOnceInOrder(messages: JsMsg[], events: any[]): void {
@@ -173,10 +170,7 @@ describeNats('NATS JetStream relay', () => {
     );
     let stockroom = await startStockroom(environment);
     const token = await stockroom.token({ tenant, roles: ['admin'] });
-    const deadline = Date.now() + 20_000;
-    while ((await progress(environment.STOCKROOM_NATS_RELAY_NAME)).published === 0 && Date.now() < deadline) {
-      await sleep(10);
-    }
+    await eventually(() => progress(environment.STOCKROOM_NATS_RELAY_NAME), (p) => p.published > 0, { timeout_ms: 20_000, interval_ms: 10 });
     await stockroom.close(); // mid-stream: the relay stops after the event it is publishing
     const [{ total }] = await rawQuery<{ total: string }>(`select count(*)::text as total from events`);
     const stopped_at = await progress(environment.STOCKROOM_NATS_RELAY_NAME);
@@ -193,12 +187,7 @@ describeNats('NATS JetStream relay', () => {
     const expected_here = async () => (await progress(environment.STOCKROOM_NATS_RELAY_NAME)).published - stopped_at.published;
     // Other test files' events keep the relay busy, so the two counts are read
     // as a pair until one pair agrees (a batch may commit between two reads).
-    const counted_by = Date.now() + 10_000;
-    let counts = { relayed: await relayed_here(), expected: await expected_here() };
-    while (counts.relayed !== counts.expected && Date.now() < counted_by) {
-      await sleep(50);
-      counts = { relayed: await relayed_here(), expected: await expected_here() };
-    }
+    const counts = await eventually(async () => ({ relayed: await relayed_here(), expected: await expected_here() }), (c) => c.relayed === c.expected);
     expect(counts.relayed).toBe(counts.expected);
     await stockroom.close();
     expectOnceInOrder(messages, events);

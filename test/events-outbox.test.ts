@@ -5,7 +5,6 @@
  * so a transaction that commits late is never skipped by a reader that
  * already passed its start.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { connectionConfig } from '../src/db/session.js';
@@ -13,6 +12,7 @@ import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { ServerReflection } from '../gen/grpc/reflection/v1/reflection_pb.js';
 import { call, expectError, startStockroom, testDatabaseUrl, testRuntimeRole, uniqueTenant, type TestStockroom } from './support/harness.js';
+import { eventually } from './support/wait.js';
 
 const INVENTORY = 'stockroom.inventory.v1.InventoryService';
 const PARTS = 'stockroom.parts.v1.PartsService';
@@ -48,12 +48,7 @@ async function tenant(sub = 'alice', roles: ('viewer' | 'operator' | 'admin')[] 
  * and other test files write to the same database meanwhile.
  */
 async function allEvents(t: { events: (method: string, request: object) => Promise<any> }, request: object = {}, expected = 1): Promise<any[]> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const events = await listOnce(t, request);
-    if (events.length >= expected || Date.now() > deadline) return events;
-    await sleep(50);
-  }
+  return eventually(() => listOnce(t, request), (events) => events.length >= expected);
 }
 
 async function listOnce(t: { events: (method: string, request: object) => Promise<any> }, request: object): Promise<any[]> {

@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
 import { EventService } from '../gen/stockroom/events/v1/events_service_pb.js';
 import { call, rawQuery, startStockroom, uniqueTenant, type TestStockroom } from './support/harness.js';
+import { eventually, until } from './support/wait.js';
 
 const INVENTORY = 'stockroom.inventory.v1.InventoryService';
 const EVENTS = 'stockroom.events.v1.EventService';
@@ -77,14 +78,6 @@ function subscribe(token: string, request: object): Subscription {
   return subscription;
 }
 
-async function until(condition: () => boolean, timeout_ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeout_ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 async function listAll(token: string, after: string): Promise<{ events: any[]; last: string }> {
   const events: any[] = [];
   let page_token = '';
@@ -109,16 +102,11 @@ test('1,000 concurrent writes: a subscriber from before and one that reconnects 
     await write('RecordInbound', { productId: product, quantity: 100 });
   }
   // Start after the setup's 60 events, once they are visible (other test files' transactions may delay them).
-  let start = '';
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
-    const page = await call(events_client, 'ListEvents', { pageSize: 1000 }, token);
-    start = page.lastPosition;
-    if (page.events.length >= products.length * 3) break;
-    await sleep(50);
-  }
+  const settled = await eventually(() => call(events_client, 'ListEvents', { pageSize: 1000 }, token), (page) => page.events.length >= products.length * 3);
+  const start = settled.lastPosition;
 
   const steady = subscribe(token, {});
-  await until(() => steady.heartbeats > 0, 5_000, 'the first heartbeat (the stream has its start position)');
+  await until(() => steady.heartbeats > 0, 'the first heartbeat (the stream has its start position)', { timeout_ms: 5_000, interval_ms: 20 });
   let hopper = subscribe(token, { afterPosition: start });
   const hopper_events: any[] = [];
   let reconnects = 0;
@@ -137,7 +125,7 @@ test('1,000 concurrent writes: a subscriber from before and one that reconnects 
   // Reconnect the hopper three times while the writes run, each time from the last position it saw.
   const hops = (async () => {
     for (const fraction of [0.2, 0.45, 0.7]) {
-      await until(() => done >= WRITES * fraction, 60_000, `${fraction * 100}% of the writes`);
+      await until(() => done >= WRITES * fraction, `${fraction * 100}% of the writes`, { timeout_ms: 60_000, interval_ms: 20 });
       hopper.call.cancel();
       await hopper.ended;
       hopper_events.push(...hopper.events);
@@ -151,12 +139,11 @@ test('1,000 concurrent writes: a subscriber from before and one that reconnects 
   // Each write's event (and any alert it raised, same transaction) becomes visible once every
   // transaction that started before it has ended; other test files share the database.
   const ALERTS = ['EVENT_TYPE_LOW_STOCK', 'EVENT_TYPE_OUT_OF_STOCK', 'EVENT_TYPE_BACK_IN_STOCK'];
-  let listed = await listAll(token, start);
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline; listed = await listAll(token, start)) {
-    if (listed.events.filter((event) => !ALERTS.includes(event.type)).length >= WRITES) break;
-    await sleep(100);
-  }
-  await until(() => steady.events.length >= listed.events.length && hopper_events.length + hopper.events.length >= listed.events.length, 20_000, 'both subscribers to catch up');
+  const listed = await eventually(() => listAll(token, start), (all) => all.events.filter((event) => !ALERTS.includes(event.type)).length >= WRITES, {
+    timeout_ms: 20_000,
+    interval_ms: 100,
+  });
+  await until(() => steady.events.length >= listed.events.length && hopper_events.length + hopper.events.length >= listed.events.length, 'both subscribers to catch up', { timeout_ms: 20_000, interval_ms: 20 });
   await sleep(300); // nothing more may arrive
   steady.call.cancel();
   hopper.call.cancel();
@@ -190,13 +177,13 @@ test('an idle stream gets heartbeats that carry its position; filters apply to t
   const tenant = uniqueTenant('watch-idle');
   const token = await stockroom.token({ tenant, roles: ['viewer', 'admin'] });
   const stream = subscribe(token, { productIds: ['B'] });
-  await until(() => stream.heartbeats >= 2, 5_000, 'two heartbeats');
+  await until(() => stream.heartbeats >= 2, 'two heartbeats', { timeout_ms: 5_000, interval_ms: 20 });
   await call(writers[0], 'CreateItem', { productId: 'A', name: 'A', reorderPoint: 0 }, token);
   await call(writers[0], 'CreateItem', { productId: 'B', name: 'B', reorderPoint: 0 }, token);
-  await until(() => stream.events.length === 1, 5_000, 'the event of B');
+  await until(() => stream.events.length === 1, 'the event of B', { timeout_ms: 5_000, interval_ms: 20 });
   expect(stream.events[0]).toMatchObject({ productId: 'B', type: 'EVENT_TYPE_ITEM_CREATED' });
   const heartbeats = stream.heartbeats;
-  await until(() => stream.heartbeats > heartbeats, 5_000, 'a heartbeat after the event');
+  await until(() => stream.heartbeats > heartbeats, 'a heartbeat after the event', { timeout_ms: 5_000, interval_ms: 20 });
   expect(compare(stream.position, stream.events[0].position)).toBeGreaterThanOrEqual(0);
   stream.call.cancel();
 });
@@ -256,9 +243,9 @@ test.each([
       if (!abort.signal.aborted) throw error;
     }
   })();
-  await until(() => started, 5_000, 'the first heartbeat');
+  await until(() => started, 'the first heartbeat', { timeout_ms: 5_000, interval_ms: 20 });
   for (const product of ['W1', 'W2', 'W3']) await call(writers[0], 'CreateItem', { productId: product, name: product, reorderPoint: 0 }, token);
-  await until(() => received.length >= 3, 5_000, 'three events');
+  await until(() => received.length >= 3, 'three events', { timeout_ms: 5_000, interval_ms: 20 });
   abort.abort();
   await reading;
   expect(received).toEqual(['W1', 'W2', 'W3']);

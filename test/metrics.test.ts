@@ -4,7 +4,6 @@
  * documented family is there with its documented labels, and the counters
  * agree with what the test did.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'node:fs';
 import http2 from 'node:http2';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import type * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { connectionConfig } from '../src/db/session.js';
 import { call, expectError, newTenant, rawQuery, startStockroom, testDatabaseUrl, type TestStockroom } from './support/harness.js';
+import { eventually } from './support/wait.js';
 import { parsePrometheusText, valueOf, type Family } from './support/prometheus-text.js';
 
 const INVENTORY = 'stockroom.inventory.v1.InventoryService';
@@ -100,14 +100,8 @@ async function lockItems(tenant: string): Promise<() => Promise<void>> {
 
 /** Waits until the hold with a lifetime has expired, whichever server's sweeper released it. */
 async function holdExpired(rpc: (method: string, request: object) => Promise<any>): Promise<boolean> {
-  const deadline = Date.now() + 10_000;
-  do {
-    const { reservation } = await rpc('GetReservation', { reference: 'O-TTL' });
-    const lines = reservation?.lines ?? [];
-    if (lines.length === 1 && Number(lines[0].expired) === 1) return true;
-    await sleep(100);
-  } while (Date.now() < deadline);
-  return false;
+  const expired = (lines: any[]) => lines.length === 1 && Number(lines[0].expired) === 1;
+  return expired(await eventually(async () => (await rpc('GetReservation', { reference: 'O-TTL' })).reservation?.lines ?? [], expired, { interval_ms: 100 }));
 }
 
 async function mixedWorkload() {
@@ -153,16 +147,8 @@ describe('GET /metrics', () => {
   beforeAll(async () => {
     workload = await mixedWorkload();
     // The health gauges and the hold sweeper run on their own timers; wait for a pass of each.
-    const deadline = Date.now() + 10_000;
-    do {
-      families = await scrape();
-      if (
-        valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: PARTS }) >= 1 &&
-        valueOf(families, 'stockroom_health_tenants_checked', { grpc_service: INVENTORY }) >= 1
-      )
-        break;
-      await sleep(100);
-    } while (Date.now() < deadline);
+    const checked = (service: string) => (scraped: Map<string, Family>) => valueOf(scraped, 'stockroom_health_tenants_checked', { grpc_service: service }) >= 1;
+    families = await eventually(scrape, (scraped) => checked(PARTS)(scraped) && checked(INVENTORY)(scraped), { interval_ms: 100 });
   });
 
   test('every documented family is present, with exactly the documented labels, and the README lists it', () => {
@@ -249,12 +235,7 @@ describe('GET /metrics', () => {
     const outside_the_service = { settings: { session_replication_role: 'replica' } };
     await rawQuery(`update inventory_items set on_hand = on_hand + 1 where tenant_id = $1`, [tenant], outside_the_service);
     const series = { grpc_service: INVENTORY, check: 'on_hand_ledger_mismatches' };
-    const deadline = Date.now() + 10_000;
-    let seen = 0;
-    while (Date.now() < deadline && seen === 0) {
-      seen = valueOf(await scrape(), 'stockroom_health_findings', series);
-      if (seen === 0) await sleep(100);
-    }
+    const seen = await eventually(async () => valueOf(await scrape(), 'stockroom_health_findings', series), (findings) => findings !== 0, { interval_ms: 100 });
     await rawQuery(`update inventory_items set on_hand = on_hand - 1 where tenant_id = $1`, [tenant], outside_the_service);
     expect(seen).toBe(1);
   });
@@ -316,12 +297,7 @@ test('a server stream counts each message sent, and a client that leaves ends it
   expect(valueOf(families, 'stockroom_rpc_in_flight', series)).toBe(1);
   watch.on('error', () => {});
   watch.cancel();
-  const deadline = Date.now() + 5_000;
-  do {
-    families = await scrape();
-    if (valueOf(families, 'stockroom_rpc_in_flight', series) === 0) break;
-    await sleep(50);
-  } while (Date.now() < deadline);
+  families = await eventually(scrape, (scraped) => valueOf(scraped, 'stockroom_rpc_in_flight', series) === 0, { timeout_ms: 5_000 });
   expect(valueOf(families, 'stockroom_rpc_in_flight', series)).toBe(0);
   expect(valueOf(families, 'grpc_server_handled_total', { ...series, grpc_code: 'Canceled' })).toBe(1);
   expect(valueOf(families, 'grpc_server_handling_seconds_count', series)).toBe(1);

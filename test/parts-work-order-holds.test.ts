@@ -5,11 +5,11 @@
  * first by its issues, FIFO cost untouched, expiry, and the database's own
  * defence of reserved.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { InsufficientStockDetailSchema, ReservationExceededDetailSchema, ReservationExpiredDetailSchema } from '../gen/stockroom/parts/v1/error_details_pb.js';
 import { errorDetails, expectError, newTenant, rawQuery, startStockroom, type TestStockroom } from './support/harness.js';
+import { eventually } from './support/wait.js';
 
 const SERVICE = 'stockroom.parts.v1.PartsService';
 
@@ -138,8 +138,7 @@ describe('ReservePartsForWorkOrder', () => {
     const reserved = await parts('ReservePartsForWorkOrder', { workOrderId: 'WO-T', partId: part.id, locationId: a.id, qty: '10', ttl: ttl(200) });
     expect(reserved.hold.expireTime).not.toBeNull();
     await expectError(parts('IssueToWorkOrder', { workOrderId: 'WO-other', partId: part.id, locationId: a.id, qty: '1' }));
-    const until = Date.now() + 5_000;
-    while ((await balance(tenant, part.id, a.id)).qty_reserved !== '0.000' && Date.now() < until) await sleep(50);
+    await eventually(() => balance(tenant, part.id, a.id), (b) => b.qty_reserved === '0.000', { timeout_ms: 5_000 });
     expect(await balance(tenant, part.id, a.id)).toEqual({ qty_on_hand: '10.000', qty_reserved: '0.000', open_holds: '0.000' });
     const summary = await parts('GetWorkOrderParts', { workOrderId: 'WO-T' });
     expect(summary.parts[0]).toMatchObject({ qtyReserved: '0.000' });

@@ -4,13 +4,13 @@
  * traceparent, and checks the parent chain, the RPC and database attributes,
  * that no SQL parameter leaks, and that the call's log lines carry its trace id.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type * as grpc from '@grpc/grpc-js';
 import { createLogger } from '../src/server/logger.js';
 import { call, startStockroom, uniqueTenant, type TestStockroom } from './support/harness.js';
+import { eventually } from './support/wait.js';
 
 const INVENTORY = 'stockroom.inventory.v1.InventoryService';
 
@@ -86,13 +86,10 @@ afterAll(async () => {
 });
 
 async function spansOf(trace_id: string, name: string): Promise<OtlpSpan[]> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const spans = received.filter((span) => span.traceId === trace_id);
-    if (spans.some((span) => span.name === name)) return spans;
-    await sleep(50);
-  }
-  throw new Error(`no span ${name} of trace ${trace_id} arrived; got ${received.length} spans`);
+  const named = (spans: OtlpSpan[]) => spans.some((span) => span.name === name);
+  const spans = await eventually(() => received.filter((span) => span.traceId === trace_id), named);
+  if (!named(spans)) throw new Error(`no span ${name} of trace ${trace_id} arrived; got ${received.length} spans`);
+  return spans;
 }
 
 test('the spans of one Reserve arrive over OTLP/HTTP under the trace and parent the client sent', async () => {
@@ -151,8 +148,7 @@ test('a collector that refuses spans shows up as a warning in the log, and calls
   refusing = true;
   try {
     await call(client, 'ListItems', {}, token);
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && !log_lines.some((line) => String(line.msg).startsWith('opentelemetry:'))) await sleep(50);
+    await eventually(() => log_lines.some((line) => String(line.msg).startsWith('opentelemetry:')), Boolean);
     expect(log_lines.find((line) => String(line.msg).startsWith('opentelemetry:'))).toMatchObject({ level: 40 });
   } finally {
     refusing = false;
