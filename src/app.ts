@@ -38,7 +38,7 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
   const verifier = new TokenVerifier(config.auth);
   const page_token_secret = config.page_token_secret ?? config.auth.hs256_secret;
   if (page_token_secret !== undefined) configurePageTokens(page_token_secret);
-  else logger.warn('STOCKROOM_PAGE_TOKEN_SECRET is not set: page tokens are signed with a key of this process and are refused by other replicas');
+  else logger.warn('STOCKROOM_PAGE_TOKEN_SECRET is not set: page tokens and movement positions use a key of this process and are refused by other replicas and after a restart');
   const observability = new Observability(config, logger);
   const database = await openDatabase(config, logger);
   observability.watchPool(await database.pool(), config.database_pool_max);

@@ -158,7 +158,7 @@ test('1,000 concurrent writes: a subscriber from before and one that reconnects 
     expect(compare(listed.events[index - 1].position, listed.events[index].position)).toBe(-1);
   }
   // The events agree with the ledger: every movement once, and the last on_hand per product.
-  const movements = await rawQuery<{ id: string }>(`select id::text from inventory_movements where tenant_id = $1`, [tenant]);
+  const movements = await rawQuery<{ id: string }>(`select public_id::text as id from inventory_movements where tenant_id = $1`, [tenant]);
   const everything = await listAll(token, '0-0');
   const event_movements = everything.events.flatMap((event) => event.movementIds);
   expect(new Set(event_movements).size).toBe(event_movements.length);

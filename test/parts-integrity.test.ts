@@ -100,7 +100,7 @@ describe('CheckInventoryHealth and Reconcile', () => {
     const { tenant, parts, part, location, older } = await stocked('fault-orphan');
     const [ghost] = await rawQuery<{ id: string }>(
       `insert into part_movements (tenant_id, type, part_id, location_id, batch_id, from_location_id, qty_delta, unit_cost, work_order_id, created_by)
-       values ($1, 'ISSUE', $2, $3, $4, $3, -1, 1, 'WO-GHOST', 'intruder') returning id::text`,
+       values ($1, 'ISSUE', $2, $3, $4, $3, -1, 1, 'WO-GHOST', 'intruder') returning public_id::text as id`,
       [tenant, part.id, location.id, older.id],
       OWNER_BYPASS,
     );
@@ -120,7 +120,7 @@ describe('CheckInventoryHealth and Reconcile', () => {
       `with layer as (update part_batches set qty_on_hand = qty_on_hand - 1 where tenant_id = $1 and id = $4),
             balance as (update part_balances set qty_on_hand = qty_on_hand - 1 where tenant_id = $1 and part_id = $2 and location_id = $3)
        insert into part_movements (tenant_id, type, part_id, location_id, batch_id, from_location_id, qty_delta, unit_cost, reason, created_by)
-       values ($1, 'ADJUSTMENT', $2, $3, $4, $3, -1, 2, 'import', 'loader') returning id::text`,
+       values ($1, 'ADJUSTMENT', $2, $3, $4, $3, -1, 2, 'import', 'loader') returning public_id::text as id`,
       [tenant, part.id, location.id, younger.id],
       OWNER_BYPASS,
     );

@@ -111,9 +111,11 @@ describe('FIFO issue', () => {
     expect(await count({ workOrderId: 'WO-2' })).toBe(2);
     const first_page = await parts('ListMovements', { partId: part.id, pageSize: 3 });
     const second_page = await parts('ListMovements', { partId: part.id, pageSize: 3, pageToken: first_page.nextPageToken });
-    expect([...first_page.movements, ...second_page.movements].map((m: any) => Number(m.id))).toEqual(
-      [...first_page.movements, ...second_page.movements].map((m: any) => Number(m.id)).sort((x, y) => y - x),
-    );
+    // Newest first, no movement twice (ids are UUIDv7s: time first, so they sort newest first too, but ties in a ms are random).
+    const paged = [...first_page.movements, ...second_page.movements];
+    const micros = paged.map((m: any) => BigInt(m.createTime.seconds) * 1_000_000n + BigInt(m.createTime.nanos / 1000));
+    expect(micros).toEqual([...micros].sort((x, y) => (x < y ? 1 : x > y ? -1 : 0)));
+    expect(new Set(paged.map((m: any) => m.id)).size).toBe(5);
     expect(second_page.movements).toHaveLength(2);
     expect(second_page.nextPageToken).toBe('');
   });

@@ -87,7 +87,7 @@ function decodedDetails(text: string): string {
   return JSON.stringify(error, null, 2);
 }
 
-/** Ids, server times and page tokens differ run to run. */
+/** Ids, server times, page tokens and positions differ run to run. */
 function normalized(text: string): string {
   return decodedDetails(text.trim())
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>')
@@ -97,8 +97,10 @@ function normalized(text: string): string {
     .replace(/^(\s*"message": ".*)$/gm, (line) => line.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z/g, '<time>'))
     // Signed tokens (JWTs) carry their issue time.
     .replace(/eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g, '<jwt>')
-    // Page tokens are opaque and signed per server.
+    // Page tokens are opaque and encrypted per server.
     .replace(/("nextPageToken": )"[^"]+"/g, '$1"<token>"')
+    // Positions follow the cluster's transaction counter (events) or are sealed per server (movements).
+    .replace(/("(?:position|lastPosition|resumePosition)": )"[^"]+"/g, '$1"<position>"')
     .split('\n')
     .map((line) => line.trimEnd())
     .join('\n')

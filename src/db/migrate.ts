@@ -23,6 +23,8 @@ export interface MigrateOptions {
   readonly runtime_role?: string;
   /** The login the service connects as, when it is not the migration user: made a member of the runtime role. */
   readonly runtime_login?: string;
+  /** Stop after this migration (its name, e.g. '0007_events'): tests of a later migration on existing data. */
+  readonly to?: string;
 }
 
 export async function migrate(url: string, options: MigrateOptions = {}): Promise<string[]> {
@@ -34,7 +36,7 @@ export async function migrate(url: string, options: MigrateOptions = {}): Promis
     await ensureRuntimeRole(lock_client, runtime_role, options.runtime_login);
     const orm = await openOrm({ url, pool_max: 1, as_owner: true, runtime_role });
     try {
-      const applied = await orm.migrator.up();
+      const applied = await orm.migrator.up(options.to === undefined ? undefined : { to: options.to });
       // A migration written against the legacy role name must not leave grants there.
       await orm.em.getConnection().execute(MOVE_LEGACY_GRANTS);
       return applied.map((migration) => migration.name);

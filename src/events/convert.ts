@@ -1,20 +1,14 @@
 /** Events between the domain and protobuf. */
 import { create } from '@bufbuild/protobuf';
-import { timestampFromMs, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { EventSchema, EventType as EventTypeMessage, type Event } from '../../gen/stockroom/events/v1/events_service_pb.js';
 import { Decimal } from '../shared/decimal.js';
+import { timestampFromMicros } from '../shared/time.js';
 import { EVENT_TYPES, type EventType, type EventView } from './model.js';
-import { formatPosition } from './position.js';
+import { formatPosition } from '../db/position.js';
 
 export function eventTypeName(value: EventTypeMessage): EventType | undefined {
   const name = EventTypeMessage[value];
   return typeof name === 'string' && (EVENT_TYPES as readonly string[]).includes(name) ? (name as EventType) : undefined;
-}
-
-export function timestampFromMicros(micros: bigint): Timestamp {
-  const seconds = micros / 1_000_000n - (micros % 1_000_000n < 0n ? 1n : 0n);
-  const rest = micros - seconds * 1_000_000n;
-  return { ...timestampFromMs(0), seconds, nanos: Number(rest) * 1000 };
 }
 
 function available(event: EventView): string {

@@ -8,7 +8,7 @@ import type { CallContext } from '../shared/caller.js';
 import { ResourceExhaustedError } from '../shared/errors.js';
 import { decodePageToken, encodePageToken, type PageScope } from '../shared/page-token.js';
 import type { EventFilter, EventView } from './model.js';
-import { formatPosition, ORIGIN, parsePosition, SNAPSHOT_XMIN, type Position } from './position.js';
+import { formatPosition, ORIGIN, parsePosition, SNAPSHOT_XMIN, type Position } from '../db/position.js';
 import { readEvents } from './store.js';
 import { watchStream, type StreamItem } from './stream.js';
 

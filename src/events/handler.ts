@@ -10,7 +10,7 @@ import { callContext } from '../server/context.js';
 import { eventMessage, eventTypeName } from './convert.js';
 import type { EventFeed, StreamStart } from './feed.js';
 import { LIMITS, type EventFilter, type EventType } from './model.js';
-import { formatPosition, parsePosition } from './position.js';
+import { formatPosition, parsePosition } from '../db/position.js';
 
 type Impl = ServiceImpl<typeof EventService>;
 

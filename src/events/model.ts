@@ -1,5 +1,5 @@
 /** The outbox's events as the domain sees them (see migration 0007). */
-import type { Position } from './position.js';
+import type { Position } from '../db/position.js';
 
 export const EVENT_TYPES = [
   'ITEM_CREATED', 'ITEM_UPDATED',

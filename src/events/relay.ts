@@ -29,7 +29,7 @@ import type { NatsConfig } from '../server/config.js';
 import type { CallContext } from '../shared/caller.js';
 import { eventMessage } from './convert.js';
 import type { EventView } from './model.js';
-import { formatPosition, ORIGIN, type Position } from './position.js';
+import { formatPosition, ORIGIN, type Position } from '../db/position.js';
 import { readEvents } from './store.js';
 
 /** Events one round publishes at most. */

@@ -5,7 +5,8 @@
  * is exactly what it could see.
  */
 import type { Tx } from '../db/transaction.js';
-import { committedAfter, latest, SNAPSHOT_XMIN, type Position } from './position.js';
+import { belowFrontier, committedAfter, coveredTo, type Position } from '../db/position.js';
+import { micros } from '../shared/time.js';
 import type { EventBatch, EventFilter, EventType, EventView } from './model.js';
 
 interface EventRow {
@@ -32,7 +33,7 @@ interface EventRow {
 const EVENT_COLUMNS = `e.id::text as seq, e.xid::text as xid, e.event_id, e.type, e.tenant_id, e.product_id, e.item_id, e.part_id,
   e.location_id, e.reference, e.quantity::text as quantity, e.on_hand::text as on_hand, e.reserved::text as reserved,
   e.reorder_point::text as reorder_point, e.movement_ids::text[] as movement_ids, e.caller,
-  (extract(epoch from e.created_at) * 1000000)::int8::text as created_us`;
+  ${micros('e.created_at')}::text as created_us`;
 
 function toEvent(row: EventRow): EventView {
   return {
@@ -72,19 +73,15 @@ export async function readEvents(tx: Tx, after: Position, filter: EventFilter, l
   if (filter.part_ids.length > 0) subjects.push(`e.part_id = any(${bind(filter.part_ids)}::uuid[])`);
   if (subjects.length > 0) where.push(`(${subjects.join(' or ')})`);
   const rows = await tx.queryDynamic<EventRow>(
-    `select f.xmin::text as frontier, x.*
-     from (select ${SNAPSHOT_XMIN} as xmin) f
-     left join lateral (
-       select ${EVENT_COLUMNS} from events e
+    belowFrontier(
+      `select ${EVENT_COLUMNS} from events e
        where ${where.join(' and ')}
        order by ${all_tenants ? '' : 'e.tenant_id, '}e.xid, e.id
-       limit ${bind(limit)}
-     ) x on true`,
+       limit ${bind(limit)}`,
+    ),
     params,
   );
   const events = rows.filter((row) => row.seq !== null).map(toEvent);
-  const last = events.length > 0 ? events[events.length - 1].position : after;
-  // A full batch may have more behind it: it covers only up to its last event.
-  const covered = events.length >= limit ? last : latest(last, { xid: BigInt(rows[0].frontier), id: 0n });
+  const covered = coveredTo(after, events.at(-1)?.position, events.length >= limit, rows[0].frontier);
   return { events, covered };
 }

@@ -18,7 +18,7 @@ import { ResourceExhaustedError, UnavailableError } from '../shared/errors.js';
 import type { TransactionRunner } from '../db/transaction.js';
 import type { EventsConfig } from '../server/config.js';
 import type { EventFilter, EventView } from './model.js';
-import { formatPosition, type Position } from './position.js';
+import { formatPosition, type Position } from '../db/position.js';
 import { readEvents } from './store.js';
 
 export type StreamItem = { kind: 'event'; event: EventView } | { kind: 'heartbeat'; position: Position };

@@ -11,6 +11,7 @@ import { InventoryItem, type InventoryItemEntity } from './entities.js';
 import { inventoryMethod } from './methods.js';
 import { itemView, type ItemView, type Page } from './model.js';
 import { decodePageToken, pageOf, type PageScope } from '../shared/page-token.js';
+import { microsFromInstant } from '../shared/time.js';
 import { ITEM_COLUMNS, toItem, type ItemRow } from './rows.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -37,7 +38,7 @@ export interface ItemFilter {
 }
 
 function view(entity: InventoryItemEntity): ItemView {
-  return itemView(entity);
+  return itemView({ ...entity, created_at: microsFromInstant(entity.created_at), updated_at: microsFromInstant(entity.updated_at) });
 }
 
 export class Catalog {

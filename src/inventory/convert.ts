@@ -3,8 +3,10 @@
  * renders an item or a movement the same way.
  */
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { sealPosition, type Position } from '../db/position.js';
 import { assert } from '../shared/errors.js';
+import { timestampFromMicros, type Micros } from '../shared/time.js';
 import {
   MovementType as MovementTypeMessage,
   type HoldExpirySchema,
@@ -13,6 +15,15 @@ import {
   type ReservationLineSchema,
 } from '../../gen/stockroom/inventory/v1/resources_pb.js';
 import type { HoldExpiryView, ItemView, MovementType, MovementView, ReservationLineView } from './model.js';
+
+/**
+ * A view's time on the wire. Responses stored for idempotent replay before
+ * migration 0008 (kept for the key retention) hold Dates and movements
+ * without a position; a replay returns them as they were first returned.
+ */
+function wireTime(value: Micros | Date): Timestamp {
+  return value instanceof Date ? timestampFromDate(value) : timestampFromMicros(value);
+}
 
 const TO_MESSAGE_TYPE: Record<MovementType, MovementTypeMessage> = {
   INBOUND: MovementTypeMessage.INBOUND,
@@ -40,8 +51,8 @@ export function itemMessage(item: ItemView): MessageInitShape<typeof ItemSchema>
     available: item.available,
     reorderPoint: item.reorder_point,
     needsReorder: item.needs_reorder,
-    createTime: timestampFromDate(item.created_at),
-    updateTime: timestampFromDate(item.updated_at),
+    createTime: wireTime(item.created_at),
+    updateTime: wireTime(item.updated_at),
   };
 }
 
@@ -58,7 +69,8 @@ export function movementMessage(movement: MovementView): MessageInitShape<typeof
     reference: movement.reference,
     notes: movement.notes,
     createdBy: movement.created_by,
-    createTime: timestampFromDate(movement.created_at),
+    createTime: wireTime(movement.created_at),
+    position: (movement.position as Position | undefined) === undefined ? '' : sealPosition(movement.position),
   };
 }
 
@@ -69,10 +81,10 @@ export function reservationLineMessage(line: ReservationLineView): MessageInitSh
     held: line.held,
     committed: line.committed,
     released: line.released,
-    createTime: timestampFromDate(line.created_at),
-    updateTime: timestampFromDate(line.updated_at),
+    createTime: wireTime(line.created_at),
+    updateTime: wireTime(line.updated_at),
     expired: line.expired,
-    expireTime: line.expires_at === null ? undefined : timestampFromDate(line.expires_at),
+    expireTime: line.expires_at === null ? undefined : wireTime(line.expires_at),
     reference: line.reference ?? '',
   };
 }
@@ -83,7 +95,7 @@ export function holdExpiryMessage(expiry: HoldExpiryView): MessageInitShape<type
     itemId: expiry.item_id,
     quantity: expiry.quantity,
     reason: expiry.reason,
-    expireTime: timestampFromDate(expiry.expire_time),
-    createTime: timestampFromDate(expiry.created_at),
+    expireTime: wireTime(expiry.expire_time),
+    createTime: wireTime(expiry.created_at),
   };
 }

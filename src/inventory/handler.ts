@@ -5,7 +5,9 @@
  */
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { timestampDate, type Duration, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { sealPosition } from '../db/position.js';
 import { RequestCheck } from '../shared/request-check.js';
+import type { Micros } from '../shared/time.js';
 import { callContext } from '../server/context.js';
 import { InventoryService, ReservationState } from '../../gen/stockroom/inventory/v1/inventory_service_pb.js';
 import { holdLifetime, type HoldPolicy } from '../shared/hold-lifetime.js';
@@ -60,7 +62,8 @@ function stockResponse(result: StockChangeResult) {
   return { item: itemMessage(result.item), movement: movementMessage(result.movement) };
 }
 
-function time(checks: RequestCheck, field: string, value: Timestamp | undefined): Date | undefined {
+/** A filter time in microseconds (finer digits are dropped). */
+function time(checks: RequestCheck, field: string, value: Timestamp | undefined): Micros | undefined {
   if (value === undefined) return undefined;
   const date = timestampDate(value);
   const year = date.getUTCFullYear();
@@ -68,7 +71,7 @@ function time(checks: RequestCheck, field: string, value: Timestamp | undefined)
     checks.fail(field, 'must be a valid timestamp between years 1 and 9999');
     return undefined;
   }
-  return date;
+  return value.seconds * 1_000_000n + BigInt(Math.floor(value.nanos / 1_000));
 }
 
 /** A receipt-like request: inbound, return and damage share their shape. */
@@ -268,7 +271,12 @@ export class InventoryHandler implements Impl {
       end_time: time(checks, 'end_time', request.endTime),
     };
     if (filter.start_time && filter.end_time && filter.start_time >= filter.end_time) checks.fail('end_time', 'must be after start_time');
+    const after = checks.pollPosition(request);
     checks.done();
+    if (after !== undefined) {
+      const polled = await this.domain.ledger.movementsAfter(callContext(context), filter, after, size);
+      return { movements: polled.rows.map(movementMessage), lastPosition: sealPosition(polled.last_position) };
+    }
     const page = await this.domain.ledger.listMovements(callContext(context), filter, { size, token: request.pageToken });
     return { movements: page.rows.map(movementMessage), nextPageToken: page.next_page_token };
   };

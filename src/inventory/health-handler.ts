@@ -4,7 +4,7 @@
  * flow's handler stays about the order flow.
  */
 import type { HandlerContext } from '@connectrpc/connect';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { timestampFromMicros } from '../shared/time.js';
 import type {
   CheckInventoryHealthRequest,
   ReconcileRequest,
@@ -36,7 +36,7 @@ export async function checkInventoryHealth(health: InventoryHealth, _request: Ch
     onHandAfterBreaks: findingMessage(report.on_hand_after_breaks),
     commitLedgerMismatches: findingMessage(report.commit_ledger_mismatches),
     itemsChecked: report.items_checked,
-    checkTime: timestampFromDate(report.checked_at),
+    checkTime: timestampFromMicros(report.checked_at),
   };
 }
 

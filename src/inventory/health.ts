@@ -14,7 +14,7 @@ import type { TransactionRunner, Tx } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { allClear, countFaults, type Finding } from '../shared/health-report.js';
 import { decodePageToken, pageOf, type PageScope } from '../shared/page-token.js';
-import { toDate } from './rows.js';
+import { microsFromInstant, type Micros } from '../shared/time.js';
 
 export interface HealthExample {
   readonly item_id: string;
@@ -33,7 +33,7 @@ export interface HealthReport {
   readonly on_hand_after_breaks: HealthFinding;
   readonly commit_ledger_mismatches: HealthFinding;
   readonly items_checked: bigint;
-  readonly checked_at: Date;
+  readonly checked_at: Micros;
 }
 
 export interface ReconcileRow {
@@ -70,17 +70,17 @@ const RESERVED_HOLD_MISMATCHES = `
 
 const ON_HAND_AFTER_BREAKS = `
   with chain as (
-    select id, item_id, on_hand_after,
+    select id, public_id, item_id, on_hand_after,
            sum(quantity) over (partition by item_id order by id) as running,
            row_number() over (partition by item_id order by id desc) as newest_first
     from inventory_movements where tenant_id = $1
   )
-  select c.item_id::text as item_id, i.product_id, c.id::text as movement_id, null::text as reference,
+  select c.item_id::text as item_id, i.product_id, c.public_id::text as movement_id, null::text as reference,
          format('on_hand_after %s, the ledger up to this movement sums to %s', c.on_hand_after, c.running) as detail
   from chain c join inventory_items i on i.tenant_id = $1 and i.id = c.item_id
   where c.on_hand_after <> c.running
   union all
-  select c.item_id::text, i.product_id, c.id::text, null::text,
+  select c.item_id::text, i.product_id, c.public_id::text, null::text,
          format('on_hand %s, the newest movement left %s', i.on_hand, c.on_hand_after)
   from chain c join inventory_items i on i.tenant_id = $1 and i.id = c.item_id
   where c.newest_first = 1 and i.on_hand <> c.on_hand_after`;
@@ -136,7 +136,7 @@ export class InventoryHealth {
           on_hand_after_breaks,
           commit_ledger_mismatches,
           items_checked: BigInt(counted.items),
-          checked_at: toDate(counted.now),
+          checked_at: microsFromInstant(counted.now),
         };
       },
       { read_only: true },

@@ -17,7 +17,8 @@ import { ReservationExpiredError, type ExpiredLine } from './errors.js';
 import { LIMITS } from './limits.js';
 import { INVENTORY_SERVICE_NAME, inventoryMethod } from './methods.js';
 import type { HoldExpiryView, Page, ReservationLineView } from './model.js';
-import { toBigInt, toDate, toLine, type HoldRow } from './rows.js';
+import { dateFromMicros, fromMicros, microsFromInstant, type Micros } from '../shared/time.js';
+import { toBigInt, toLine, type HoldRow } from './rows.js';
 import { EFFECTIVE_HOLD, stockRepository as repository } from './stock-repository.js';
 
 type LapsedRow = HoldRow & { lapsed: boolean };
@@ -40,7 +41,7 @@ export function lapsedRefusal<Line extends { product_id: string; quantity: bigin
     // EFFECTIVE_HOLD already count them as expired and hold 0).
     const units = toBigInt(row.expired ?? 0) + toBigInt(row.held);
     if (units === 0n) continue;
-    expired.push({ product_id: line.product_id, requested: line.quantity, held: 0n, expired: units, expire_time: toDate(row.expires_at) });
+    expired.push({ product_id: line.product_id, requested: line.quantity, held: 0n, expired: units, expire_time: dateFromMicros(microsFromInstant(row.expires_at)) });
   }
   return expired.length === 0 ? undefined : new ReservationExpiredError(reference, expired);
 }
@@ -87,7 +88,7 @@ export interface ExtendInput {
 export interface ReservationFilter {
   readonly state?: 'HELD' | 'COMMITTED' | 'RELEASED' | 'EXPIRED';
   readonly product_id?: string;
-  readonly expire_before?: Date;
+  readonly expire_before?: Micros;
 }
 
 const STATE_CONDITION: Record<NonNullable<ReservationFilter['state']>, string> = {
@@ -128,12 +129,12 @@ export class HoldLifetimes {
     return this.runner.run(
       context,
       async (tx) => {
-        const rows = await tx.query<{ product_id: string; item_id: string; quantity: string; reason: 'EXPIRED'; expire_time: Date; created_at: Date }>(EXPIRIES, [
+        const rows = await tx.query<{ product_id: string; item_id: string; quantity: string; reason: 'EXPIRED'; expire_time: string; created_at: string }>(EXPIRIES, [
           tx.caller.tenant_id,
           reference,
           LIMITS.products_per_reference,
         ]);
-        return rows.map((row) => ({ ...row, quantity: toBigInt(row.quantity), expire_time: toDate(row.expire_time), created_at: toDate(row.created_at) }));
+        return rows.map((row) => ({ ...row, quantity: toBigInt(row.quantity), expire_time: microsFromInstant(row.expire_time), created_at: microsFromInstant(row.created_at) }));
       },
       { read_only: true },
     );
@@ -151,7 +152,7 @@ export class HoldLifetimes {
         const where = ['r.tenant_id = $1'];
         if (filter.state) where.push(STATE_CONDITION[filter.state]);
         if (filter.product_id !== undefined) where.push(`i.product_id = ${bind(filter.product_id)}`);
-        if (filter.expire_before !== undefined) where.push(`r.held > 0 and r.expires_at < ${bind(filter.expire_before)}::timestamptz`);
+        if (filter.expire_before !== undefined) where.push(`r.held > 0 and r.expires_at < ${fromMicros(bind(String(filter.expire_before)))}`);
         if (after !== undefined) where.push(`(r.reference, r.item_id) > (${bind(after[0])}, ${bind(after[1])}::uuid)`);
         const rows = await tx.queryDynamic<HoldRow & { product_id: string; reference: string }>(
           `select r.reference, r.item_id, i.product_id, ${EFFECTIVE_HOLD}, r.committed, r.released,

@@ -1,9 +1,12 @@
 /**
  * The inventory context's own vocabulary, free of protobuf and SQL: what the
  * domain takes and returns. Quantities are whole units as bigint, so sums
- * never lose precision; results are plain data, so an idempotent replay can
+ * never lose precision; times are microseconds since the epoch; results are plain data, so an idempotent replay can
  * store and return them unchanged.
  */
+
+import type { Position } from '../db/position.js';
+import type { Micros } from '../shared/time.js';
 
 export const MOVEMENT_TYPES = ['INBOUND', 'OUTBOUND', 'ADJUST', 'RETURN_IN', 'DAMAGED'] as const;
 export type MovementType = (typeof MOVEMENT_TYPES)[number];
@@ -21,13 +24,16 @@ export interface ItemView {
   readonly reorder_point: bigint;
   /** available <= reorder_point. */
   readonly needs_reorder: boolean;
-  readonly created_at: Date;
-  readonly updated_at: Date;
+  readonly created_at: Micros;
+  readonly updated_at: Micros;
 }
 
 /** One ledger entry; `quantity` is the signed change of on_hand. */
 export interface MovementView {
+  /** The public id (UUIDv7, migration 0008b), never the internal sequence. */
   readonly id: string;
+  /** Where it lies in commit order (migration 0008). */
+  readonly position: Position;
   readonly item_id: string;
   readonly product_id: string;
   readonly type: MovementType;
@@ -36,7 +42,7 @@ export interface MovementView {
   readonly reference: string;
   readonly notes: string;
   readonly created_by: string;
-  readonly created_at: Date;
+  readonly created_at: Micros;
 }
 
 /** What one order reference holds, has committed and has released of one product. */
@@ -49,9 +55,9 @@ export interface ReservationLineView {
   /** Units that expired before being committed or released (cumulative). */
   readonly expired: bigint;
   /** When the units still held expire; null: never. */
-  readonly expires_at: Date | null;
-  readonly created_at: Date;
-  readonly updated_at: Date;
+  readonly expires_at: Micros | null;
+  readonly created_at: Micros;
+  readonly updated_at: Micros;
   /** Set where lines of several references are listed together. */
   readonly reference?: string;
 }
@@ -62,8 +68,8 @@ export interface HoldExpiryView {
   readonly item_id: string;
   readonly quantity: bigint;
   readonly reason: 'EXPIRED';
-  readonly expire_time: Date;
-  readonly created_at: Date;
+  readonly expire_time: Micros;
+  readonly created_at: Micros;
 }
 
 /** A product and a number of units, as a request names them. */
@@ -113,8 +119,8 @@ export function itemView(row: {
   on_hand: bigint;
   reserved: bigint;
   reorder_point: bigint;
-  created_at: Date;
-  updated_at: Date;
+  created_at: Micros;
+  updated_at: Micros;
 }): ItemView {
   const available = row.on_hand - row.reserved;
   return {

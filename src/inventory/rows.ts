@@ -4,6 +4,7 @@
  * every statement selects an item or a movement the same way.
  */
 import { assert } from '../shared/errors.js';
+import { microsFromInstant } from '../shared/time.js';
 import { itemView, MOVEMENT_TYPES, type ItemView, type MovementType, type MovementView, type ReservationLineView } from './model.js';
 
 type Text = string | number | bigint;
@@ -37,7 +38,10 @@ export interface HoldRow {
 }
 
 export interface MovementRow {
+  /** The internal sequence: the position's tie-breaker, never shown. */
   movement_id: Text;
+  public_id: string;
+  xid: Text;
   item_id: string;
   product_id: string;
   type: string;
@@ -53,12 +57,6 @@ export function toBigInt(value: Text): bigint {
   return typeof value === 'bigint' ? value : BigInt(value);
 }
 
-export function toDate(value: Instant): Date {
-  const date = value instanceof Date ? value : new Date(value);
-  assert(!Number.isNaN(date.getTime()), `unreadable timestamp ${String(value)}`);
-  return date;
-}
-
 export function toItem(row: ItemRow): ItemView {
   return itemView({
     id: row.id,
@@ -68,8 +66,8 @@ export function toItem(row: ItemRow): ItemView {
     on_hand: toBigInt(row.on_hand),
     reserved: toBigInt(row.reserved),
     reorder_point: toBigInt(row.reorder_point),
-    created_at: toDate(row.created_at),
-    updated_at: toDate(row.updated_at),
+    created_at: microsFromInstant(row.created_at),
+    updated_at: microsFromInstant(row.updated_at),
   });
 }
 
@@ -81,9 +79,9 @@ export function toLine(product_id: string, row: HoldRow): ReservationLineView {
     committed: toBigInt(row.committed),
     released: toBigInt(row.released),
     expired: toBigInt(row.expired ?? 0),
-    expires_at: row.expires_at === null || row.expires_at === undefined ? null : toDate(row.expires_at),
-    created_at: toDate(row.line_created_at),
-    updated_at: toDate(row.line_updated_at),
+    expires_at: row.expires_at === null || row.expires_at === undefined ? null : microsFromInstant(row.expires_at),
+    created_at: microsFromInstant(row.line_created_at),
+    updated_at: microsFromInstant(row.line_updated_at),
   };
 }
 
@@ -94,7 +92,8 @@ export function toMovementType(text: string): MovementType {
 
 export function toMovement(row: MovementRow): MovementView {
   return {
-    id: String(row.movement_id),
+    id: row.public_id,
+    position: { xid: toBigInt(row.xid), id: toBigInt(row.movement_id) },
     item_id: row.item_id,
     product_id: row.product_id,
     type: toMovementType(row.type),
@@ -103,6 +102,6 @@ export function toMovement(row: MovementRow): MovementView {
     reference: row.reference,
     notes: row.notes,
     created_by: row.created_by,
-    created_at: toDate(row.movement_created_at),
+    created_at: microsFromInstant(row.movement_created_at),
   };
 }

@@ -202,7 +202,7 @@ export const APPLY_COMMIT = sql(
    ), m as (
      insert into inventory_movements (tenant_id, item_id, type, quantity, reference, notes, created_by)
      select $1, h.item_id, 'OUTBOUND', -h.moved, $4, $5, $6 from h order by h.ord
-     returning id, item_id, type, quantity, on_hand_after, reference, notes, created_by, created_at
+     returning id, public_id, xid, item_id, type, quantity, on_hand_after, reference, notes, created_by, created_at
    ), l as (
      select h.item_id, h.held - h.moved as held, h.committed + h.moved as committed, h.released, h.expired, h.expires_at,
             h.created_at, now() as updated_at, h.moved
@@ -211,7 +211,7 @@ export const APPLY_COMMIT = sql(
      select ${ITEM_COLUMNS} from inventory_items i where i.tenant_id = $1 and i.id = any($2::uuid[])
    )
    select ${itemAfter('m.on_hand_after', 'c.reserved - l.moved')}, ${LINE_COLUMNS},
-     m.id as movement_id, m.type, m.quantity, m.on_hand_after, m.reference, m.notes, m.created_by,
+     m.id as movement_id, m.public_id, m.xid::text as xid, m.type, m.quantity, m.on_hand_after, m.reference, m.notes, m.created_by,
      m.created_at as movement_created_at
    from c join l on l.item_id = c.id join m on m.item_id = c.id`,
 );
@@ -228,10 +228,10 @@ const APPLY_STOCK_CHANGE = sql(
    ), m as (
      insert into inventory_movements (tenant_id, item_id, type, quantity, reference, notes, created_by)
      select $1, c.id, $4, $3::bigint, $5, $6, $7 from c
-     returning id, item_id, type, quantity, on_hand_after, reference, notes, created_by, created_at
+     returning id, public_id, xid, item_id, type, quantity, on_hand_after, reference, notes, created_by, created_at
    )
    select ${itemAfter('m.on_hand_after', 'c.reserved')},
-     m.id as movement_id, m.type, m.quantity, m.on_hand_after, m.reference, m.notes, m.created_by,
+     m.id as movement_id, m.public_id, m.xid::text as xid, m.type, m.quantity, m.on_hand_after, m.reference, m.notes, m.created_by,
      m.created_at as movement_created_at
    from c cross join m`,
 );

@@ -4,9 +4,9 @@
  * times as Timestamps to the microsecond.
  */
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt';
-import { create } from '@bufbuild/protobuf';
-import { TimestampSchema } from '@bufbuild/protobuf/wkt';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { sealPosition } from '../db/position.js';
+import { timestampFromMicros } from '../shared/time.js';
 import { formatDecimal, type DecimalValue } from '../shared/decimal.js';
 import {
   AllocationSchema,
@@ -26,7 +26,6 @@ import {
   type Allocation,
   type BatchView,
   type LocationView,
-  type Micros,
   type MovementType,
   type MovementView,
   type PartView,
@@ -38,15 +37,6 @@ import type { WorkOrderHoldView } from './work-order-holds.js';
 export const qty = (value: DecimalValue) => formatDecimal(value, QTY_SCALE);
 export const cost = (value: DecimalValue) => formatDecimal(value, COST_SCALE);
 export const total = (value: DecimalValue) => formatDecimal(value, TOTAL_SCALE);
-
-export function timestampFromMicros(value: Micros): Timestamp {
-  const seconds = value / 1_000_000n;
-  const rest = value % 1_000_000n;
-  // Before 1970 the remainder is negative; Timestamp nanos never are.
-  return rest < 0n
-    ? create(TimestampSchema, { seconds: seconds - 1n, nanos: Number(rest + 1_000_000n) * 1_000 })
-    : create(TimestampSchema, { seconds, nanos: Number(rest) * 1_000 });
-}
 
 /** Domain and proto movement types share names: RECEIVE ↔ MOVEMENT_TYPE_RECEIVE. */
 export function movementTypeToProto(type: MovementType): ProtoMovementType {
@@ -136,6 +126,7 @@ export function movementMessage(movement: MovementView): MessageInitShape<typeof
     reason: movement.reason,
     createdBy: movement.created_by,
     createTime: timestampFromMicros(movement.created_at),
+    position: sealPosition(movement.position),
   };
 }
 

@@ -19,7 +19,6 @@ import {
   partMessage,
   qty,
   stockResultFields,
-  timestampFromMicros,
   total,
   workOrderHoldMessage,
 } from './convert.js';
@@ -32,6 +31,8 @@ import type { ReorderPoints } from './reorder-points.js';
 import type { StockOperations } from './stock.js';
 import type { WorkOrderHolds } from './work-order-holds.js';
 import { holdLifetime, type HoldPolicy } from '../shared/hold-lifetime.js';
+import { timestampFromMicros } from '../shared/time.js';
+import { sealPosition } from '../db/position.js';
 
 export interface PartsDomain {
   readonly catalog: Catalog;
@@ -325,7 +326,7 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
     },
 
     async listMovements(request, context) {
-      const { filter, page } = checked((check) => {
+      const { filter, page, after } = checked((check) => {
         check.require(request.types.length <= LIMITS.movement_type_filters_max, 'types', `must list at most ${LIMITS.movement_type_filters_max} types`);
         const types = request.types.map((type, index) => {
           const known = movementTypeFromProto(type);
@@ -342,8 +343,13 @@ export function partsHandler(domain: PartsDomain): ServiceImpl<typeof PartsServi
             to_time: check.timestamp('to_time', request.toTime),
           },
           page: pageRequest(check, request.pageSize, request.pageToken),
+          after: check.pollPosition(request),
         };
       });
+      if (after !== undefined) {
+        const polled = await queries.movementsAfter(ctx(context), filter, after, page.page_size);
+        return { movements: polled.items.map(movementMessage), lastPosition: sealPosition(polled.last_position) };
+      }
       const listed = await queries.movements(ctx(context), filter, page);
       return { movements: listed.items.map(movementMessage), nextPageToken: listed.next_page_token };
     },

@@ -92,18 +92,18 @@ const NEGATIVE_QUANTITIES = `
   group by work_order_id, part_id, location_id having sum(qty_used) < 0`;
 
 const ORPHANED_MOVEMENTS = `
-  select m.part_id, m.location_id, m.batch_id, m.id::text as movement_id, m.work_order_id,
+  select m.part_id, m.location_id, m.batch_id, m.public_id::text as movement_id, m.work_order_id,
          'the movement''s layer is missing or belongs to another part or location' as detail
   from part_movements m left join part_batches b on b.tenant_id = m.tenant_id and b.id = m.batch_id
   where m.tenant_id = $1 and (b.id is null or b.part_id <> m.part_id or b.location_id <> m.location_id)
   union all
-  select m.part_id, m.location_id, m.batch_id, m.id::text, m.work_order_id, format('%s movement without its work-order line', m.type)
+  select m.part_id, m.location_id, m.batch_id, m.public_id::text, m.work_order_id, format('%s movement without its work-order line', m.type)
   from part_movements m
   where m.tenant_id = $1 and m.type in ('ISSUE', 'RETURN')
     and not exists (select 1 from work_order_lines w where w.tenant_id = m.tenant_id and w.movement_id = m.id)
   union all
-  select w.part_id, w.location_id, w.batch_id, w.movement_id::text, w.work_order_id,
-         format('work-order line %s disagrees with its movement', w.id)
+  select w.part_id, w.location_id, w.batch_id, m.public_id::text, w.work_order_id,
+         format('work-order line %s disagrees with its movement', w.public_id)
   from work_order_lines w left join part_movements m on m.tenant_id = w.tenant_id and m.id = w.movement_id
   where w.tenant_id = $1
     and (m.id is null or m.type not in ('ISSUE', 'RETURN') or m.batch_id <> w.batch_id or m.part_id <> w.part_id
@@ -145,7 +145,7 @@ const BATCH_LEDGER_MISMATCHES = `
  */
 const FIFO_VIOLATIONS = `
   with consumption as materialized (
-    select m.id, m.batch_id, m.part_id, m.location_id, b.received_at, b.receipt_seq
+    select m.id, m.public_id, m.batch_id, m.part_id, m.location_id, b.received_at, b.receipt_seq
     from part_movements m join part_batches b on b.tenant_id = m.tenant_id and b.id = m.batch_id
     where m.tenant_id = $1 and m.qty_delta < 0 and m.type in ('ISSUE', 'TRANSFER_OUT', 'ADJUSTMENT', 'COUNT_ADJUST')
     order by m.id desc
@@ -165,13 +165,13 @@ const FIFO_VIOLATIONS = `
     where h.stock_after > 0 and coalesce(h.next_id, 9223372036854775807) > (select coalesce(min(id), 0) from consumption)
   ),
   violations as materialized (
-    select distinct on (c.id) c.id, c.part_id, c.location_id, c.batch_id, s.batch_id as older_batch_id
+    select distinct on (c.id) c.id, c.public_id, c.part_id, c.location_id, c.batch_id, s.batch_id as older_batch_id
     from consumption c
     join stocked s on s.part_id = c.part_id and s.location_id = c.location_id
       and (s.received_at, s.receipt_seq) < (c.received_at, c.receipt_seq) and s.from_id < c.id and c.id < s.until_id
     order by c.id, s.received_at, s.receipt_seq
   )
-  select k.checked, k.total, v.part_id, v.location_id, v.batch_id, v.id::text as movement_id, null::text as work_order_id,
+  select k.checked, k.total, v.part_id, v.location_id, v.batch_id, v.public_id::text as movement_id, null::text as work_order_id,
          case when v.id is not null then format('took from layer %s while older layer %s had stock', v.batch_id, v.older_batch_id) end as detail
   from (select (select count(*) from consumption) as checked, (select count(*) from violations) as total) k
   left join lateral (select * from violations order by id desc limit $3) v on true`;

@@ -9,6 +9,7 @@
 import type { DecimalValue } from '../shared/decimal.js';
 
 /** Microseconds since 1970-01-01T00:00:00Z. */
+import type { Position } from '../db/position.js';
 import type { Micros } from '../shared/request-check.js';
 export type { Micros };
 
@@ -78,7 +79,10 @@ export interface BatchView {
 }
 
 export interface MovementView {
+  /** The public id (UUIDv7, migration 0008b), never the internal sequence. */
   readonly id: string;
+  /** Where it lies in commit order (migration 0008). */
+  readonly position: Position;
   readonly type: MovementType;
   readonly part_id: string;
   readonly part_number: string;

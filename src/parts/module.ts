@@ -16,7 +16,7 @@ import { healthSource, type HealthSource } from '../observability/health-gauges.
 import type { DetailMapper, OutgoingDetail } from '../server/errors.js';
 import type { ServiceDependencies, ServiceModule } from '../server/module.js';
 import { Catalog } from './catalog.js';
-import { timestampFromMicros } from './convert.js';
+import { timestampFromMicros } from '../shared/time.js';
 import { PartShortageError, ReturnExceedsIssuedError, WorkOrderReservationRefusedError } from './errors.js';
 import { partsHandler } from './handler.js';
 import { InventoryHealth } from './health.js';

@@ -4,6 +4,7 @@
  * order's lines with their cost. Each runs in one read-only transaction;
  * every list is keyset-paged and bounded.
  */
+import { readLedgerAfter, type Position } from '../db/position.js';
 import type { TransactionRunner } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { Decimal, type DecimalValue } from '../shared/decimal.js';
@@ -64,12 +65,30 @@ export interface PlaceFilter {
   readonly location_id: string;
 }
 
+/** Movements after a position, and the position to poll after next. */
+export interface MovementsAfter {
+  readonly items: readonly MovementView[];
+  readonly last_position: Position;
+}
+
 export interface MovementFilter extends PlaceFilter {
   readonly work_order_id: string;
   /** Empty means every type. */
   readonly types: readonly MovementType[];
   readonly from_time: Micros | null;
   readonly to_time: Micros | null;
+}
+
+/** The WHERE conditions of `filter` on movements `m`; $1 is the tenant. */
+function movementConditions(filter: MovementFilter, bind: (value: unknown) => string): string[] {
+  const where = ['m.tenant_id = $1'];
+  if (filter.part_id !== '') where.push(`m.part_id = ${bind(filter.part_id)}::uuid`);
+  if (filter.location_id !== '') where.push(`m.location_id = ${bind(filter.location_id)}::uuid`);
+  if (filter.work_order_id !== '') where.push(`m.work_order_id = ${bind(filter.work_order_id)}`);
+  if (filter.types.length > 0) where.push(`m.type = any(${bind(filter.types)}::text[])`);
+  if (filter.from_time !== null) where.push(`m.created_at >= ${fromMicros(bind(filter.from_time.toString()))}`);
+  if (filter.to_time !== null) where.push(`m.created_at < ${fromMicros(bind(filter.to_time.toString()))}`);
+  return where;
 }
 
 interface WorkOrderPartRow {
@@ -216,7 +235,7 @@ export class StockQueries {
     );
   }
 
-  /** The ledger, newest first (descending id). */
+  /** The ledger, newest first (descending internal sequence). */
   movements(context: CallContext, filter: MovementFilter, page: PageRequest): Promise<Page<MovementView>> {
     const scope: PageScope = { tenant_id: context.caller.tenant_id, list: 'parts.movements', filter };
     const after = decodePageToken(page.page_token, scope, ['integer']);
@@ -225,13 +244,7 @@ export class StockQueries {
       async (tx) => {
         const params: unknown[] = [tx.caller.tenant_id];
         const bind = binder(params);
-        const where = ['m.tenant_id = $1'];
-        if (filter.part_id !== '') where.push(`m.part_id = ${bind(filter.part_id)}::uuid`);
-        if (filter.location_id !== '') where.push(`m.location_id = ${bind(filter.location_id)}::uuid`);
-        if (filter.work_order_id !== '') where.push(`m.work_order_id = ${bind(filter.work_order_id)}`);
-        if (filter.types.length > 0) where.push(`m.type = any(${bind(filter.types)}::text[])`);
-        if (filter.from_time !== null) where.push(`m.created_at >= ${fromMicros(bind(filter.from_time.toString()))}`);
-        if (filter.to_time !== null) where.push(`m.created_at < ${fromMicros(bind(filter.to_time.toString()))}`);
+        const where = movementConditions(filter, bind);
         if (after) where.push(`m.id < ${bind(after[0])}::int8`);
         const rows = await tx.queryDynamic<MovementRow>(
           `select ${MOVEMENT_COLUMNS} from part_movements m
@@ -241,7 +254,25 @@ export class StockQueries {
            limit ${bind(page.page_size + 1)}`,
           params,
         );
-        return pageOf(rows, page.page_size, scope, (row) => [row.id], toMovement);
+        return pageOf(rows, page.page_size, scope, (row) => [row.seq], toMovement);
+      },
+      { read_only: true },
+    );
+  }
+
+  /**
+   * At most `limit` movements after `after` in commit order (oldest first),
+   * only of transactions that have all ended (migration 0008).
+   */
+  movementsAfter(context: CallContext, filter: MovementFilter, after: Position, limit: number): Promise<MovementsAfter> {
+    return this.runner.run(
+      context,
+      async (tx) => {
+        const params: unknown[] = [tx.caller.tenant_id];
+        const where = movementConditions(filter, binder(params));
+        const from = `part_movements m join parts p on p.tenant_id = m.tenant_id and p.id = m.part_id`;
+        const read = await readLedgerAfter(tx, { columns: MOVEMENT_COLUMNS, from, where, params, limit }, after, (row: MovementRow) => toMovement(row));
+        return { items: read.views, last_position: read.last_position };
       },
       { read_only: true },
     );
@@ -311,7 +342,7 @@ export class StockQueries {
         const parts = await tx.queryDynamic<WorkOrderPartRow>(WORK_ORDER_PARTS, [tenant, work_order_id, LIMITS.work_order_parts_max]);
         return {
           work_order_id,
-          ...pageOf(rows, page.page_size, scope, (row) => [row.id], toLine),
+          ...pageOf(rows, page.page_size, scope, (row) => [row.seq], toLine),
           total_parts_cost: new Decimal(totals.total_parts_cost),
           line_count: BigInt(totals.line_count),
           parts: parts.map((row) => ({

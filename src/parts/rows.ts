@@ -5,21 +5,10 @@
  * millisecond of a JavaScript Date.
  */
 import { Decimal } from '../shared/decimal.js';
-import type { BatchView, Micros, MovementType, MovementView, WorkOrderLineView } from './model.js';
+import { fromMicros, micros, toMicros } from '../shared/time.js';
+import type { BatchView, MovementType, MovementView, WorkOrderLineView } from './model.js';
 
-/** SQL: a timestamptz column as microseconds since the epoch (int8). */
-export function micros(column: string): string {
-  return `(extract(epoch from ${column}) * 1000000)::int8`;
-}
-
-/** SQL: a parameter of microseconds since the epoch as a timestamptz. */
-export function fromMicros(parameter: string): string {
-  return `(timestamptz 'epoch' + ${parameter}::int8 * interval '1 microsecond')`;
-}
-
-export function toMicros(text: string): Micros {
-  return BigInt(text);
-}
+export { fromMicros, micros, toMicros };
 
 export interface BatchRow {
   id: string;
@@ -55,7 +44,11 @@ export function toBatch(row: BatchRow): BatchView {
 }
 
 export interface MovementRow {
+  /** The public id (UUIDv7). */
   id: string;
+  /** The internal sequence: page cursor and the position's tie-breaker, never shown. */
+  seq: string;
+  xid: string;
   type: MovementType;
   part_id: string;
   part_number: string;
@@ -73,12 +66,13 @@ export interface MovementRow {
 }
 
 /** Columns of part_movements `m` joined to parts `p`. */
-export const MOVEMENT_COLUMNS = `m.id::text as id, m.type, m.part_id, p.part_number, m.batch_id, m.location_id, m.from_location_id,
+export const MOVEMENT_COLUMNS = `m.public_id::text as id, m.id::text as seq, m.xid::text as xid, m.type, m.part_id, p.part_number, m.batch_id, m.location_id, m.from_location_id,
   m.to_location_id, m.qty_delta, m.unit_cost, m.work_order_id, m.receipt_id, m.reason, m.created_by, ${micros('m.created_at')} as created_us`;
 
 export function toMovement(row: MovementRow): MovementView {
   return {
     id: row.id,
+    position: { xid: BigInt(row.xid), id: BigInt(row.seq) },
     type: row.type,
     part_id: row.part_id,
     part_number: row.part_number,
@@ -97,7 +91,10 @@ export function toMovement(row: MovementRow): MovementView {
 }
 
 export interface LineRow {
+  /** The public id (UUIDv7). */
   id: string;
+  /** The internal sequence: the page cursor, never shown. */
+  seq: string;
   work_order_id: string;
   part_id: string;
   part_number: string;
@@ -111,8 +108,10 @@ export interface LineRow {
 }
 
 /** Columns of work_order_lines `w` joined to parts `p`. */
-export const LINE_COLUMNS = `w.id::text as id, w.work_order_id, w.part_id, p.part_number, w.location_id, w.batch_id, w.qty_used,
-  w.unit_cost_snapshot, w.total_cost, w.movement_id::text as movement_id, ${micros('w.created_at')} as created_us`;
+export const LINE_COLUMNS = `w.public_id::text as id, w.id::text as seq, w.work_order_id, w.part_id, p.part_number, w.location_id, w.batch_id,
+  w.qty_used, w.unit_cost_snapshot, w.total_cost,
+  (select m.public_id::text from part_movements m where m.tenant_id = w.tenant_id and m.id = w.movement_id) as movement_id,
+  ${micros('w.created_at')} as created_us`;
 
 export function toLine(row: LineRow): WorkOrderLineView {
   return {

@@ -146,7 +146,7 @@ export const CHANGE_LAYERS = sql(
             x.qty_delta, x.unit_cost, $8::text, $9::text, $10::text, $11::text
      from input x
      order by x.ord
-     returning id, batch_id
+     returning id, public_id, batch_id
    ),
    lines as (
      insert into work_order_lines (tenant_id, work_order_id, part_id, location_id, batch_id, movement_id, qty_used, unit_cost_snapshot, total_cost)
@@ -154,9 +154,9 @@ export const CHANGE_LAYERS = sql(
      from movements m join input x on x.batch_id = m.batch_id
      where $8::text is not null
      order by x.ord
-     returning id, movement_id
+     returning public_id, movement_id
    )
-   select m.id::text as movement_id, l.id::text as line_id
+   select m.public_id::text as movement_id, l.public_id::text as line_id
    from movements m left join lines l on l.movement_id = m.id
    order by m.id`,
 );
@@ -179,14 +179,14 @@ export const NEW_LAYER = sql(
      insert into part_movements (tenant_id, type, part_id, location_id, batch_id, to_location_id, qty_delta, unit_cost, receipt_id, reason, created_by)
      select $1::text, $8::text, $2::uuid, $3::uuid, layer.id, $3::uuid, $4::numeric, $5::numeric, $7::text, $9::text, $10::text
      from layer
-     returning id
+     returning public_id
    ),
    price as (
      update parts set last_price = $5::numeric, updated_at = now()
      where $11::boolean and tenant_id = $1 and id = $2
    )
    select layer.id, layer.part_id, layer.location_id, layer.qty_received as qty_on_hand, layer.qty_received, layer.unit_cost,
-          layer.received_us, layer.receipt_id, layer.source_batch_id, layer.created_us, movement.id::text as movement_id
+          layer.received_us, layer.receipt_id, layer.source_batch_id, layer.created_us, movement.public_id::text as movement_id
    from layer, movement`,
 );
 
@@ -219,16 +219,16 @@ export const TRANSFER_LAYERS = sql(
      select $1::text, 'TRANSFER_OUT', $2::uuid, $3::uuid, x.batch_id, $3::uuid, $4::uuid, -x.qty, s.unit_cost, $7::text
      from input x join source s on s.id = x.batch_id
      order by x.ord
-     returning id, batch_id
+     returning public_id, batch_id
    ),
    ins as (
      insert into part_movements (tenant_id, type, part_id, location_id, batch_id, from_location_id, to_location_id, qty_delta, unit_cost, created_by)
      select $1::text, 'TRANSFER_IN', $2::uuid, $4::uuid, c.id, $3::uuid, $4::uuid, x.qty, s.unit_cost, $7::text
      from input x join source s on s.id = x.batch_id join created c on c.source_batch_id = x.batch_id
      order by x.ord
-     returning id, batch_id
+     returning public_id, batch_id
    )
-   select x.batch_id, c.id as destination_batch_id, o.id::text as out_movement_id, i.id::text as in_movement_id
+   select x.batch_id, c.id as destination_batch_id, o.public_id::text as out_movement_id, i.public_id::text as in_movement_id
    from input x
    join created c on c.source_batch_id = x.batch_id
    join outs o on o.batch_id = x.batch_id

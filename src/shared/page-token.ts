@@ -4,15 +4,21 @@
  * list and its filters, so it is refused by another tenant or with other
  * filters: it can never widen what a caller sees (RLS would stop that too).
  *
- * Clients cannot forge one: the token is signed with an HMAC keyed by a
- * server secret (configurePageTokens), and each cursor value is checked
- * against the type of its sort column before it is bound into SQL. A
- * tampered, truncated or foreign token is INVALID_ARGUMENT on page_token
- * (reason INVALID_PAGE_TOKEN), never a database error.
+ * Clients can neither forge nor read one: the token is encrypted and
+ * authenticated (AES-256-GCM) with a key derived from a server secret
+ * (configurePageTokens), and each cursor value is checked against the type
+ * of its sort column before it is bound into SQL. Cursors hold internal
+ * keys (a ledger row's bigint id, a cluster-wide counter), which a readable
+ * token would show to the client. A tampered, truncated or foreign token is
+ * INVALID_ARGUMENT on page_token (reason INVALID_PAGE_TOKEN), never a
+ * database error.
  *
- * Format: base64url(JSON {s: scope digest, c: cursor}) "." base64url(HMAC-SHA256)[16 bytes].
+ * Format: base64url(12-byte nonce, AES-256-GCM of JSON {s: scope digest, c: cursor}, 16-byte tag).
+ *
+ * The same secret keys sealBlock, the one-block cipher of the ledgers'
+ * positions (src/db/position.ts).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from './errors.js';
 import { fingerprint } from './idempotency.js';
 
@@ -35,7 +41,9 @@ export type Cursor = readonly string[];
 export type CursorColumn = 'text' | 'uuid' | 'integer' | 'timestamp';
 
 const TOKEN_LENGTH_MAX = 2_048;
-const MAC_BYTES = 16;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const BLOCK_BYTES = 16;
 const COLUMN_PATTERNS: Record<CursorColumn, RegExp> = {
   text: /^[^\u0000]{0,1000}$/,
   uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
@@ -43,20 +51,58 @@ const COLUMN_PATTERNS: Record<CursorColumn, RegExp> = {
   timestamp: /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2})?|Z)$/,
 };
 
-// A fresh key per process until configured: tokens then work on this
-// replica only, and a client given another replica's token starts again.
-let signing_key: Buffer = randomBytes(32);
+// Fresh keys per process until configured: tokens and positions then work
+// on this replica only, and a client given another replica's starts again.
+let token_key: Buffer = randomBytes(32);
+let block_key: Buffer = randomBytes(32);
 
 /**
- * Sets the server secret page tokens are signed with. Replicas that share
- * the secret accept each other's tokens.
+ * Sets the server secret page tokens and positions are keyed with. Replicas
+ * that share the secret accept each other's.
  */
 export function configurePageTokens(secret: string): void {
-  signing_key = createHmac('sha256', 'stockroom page tokens').update(secret).digest();
+  token_key = createHmac('sha256', 'stockroom page tokens').update(secret).digest();
+  block_key = createHmac('sha256', 'stockroom positions').update(secret).digest();
 }
 
-function mac(payload: string): Buffer {
-  return createHmac('sha256', signing_key).update(payload).digest().subarray(0, MAC_BYTES);
+function seal(plain: Buffer): string {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', token_key, nonce);
+  const sealed = Buffer.concat([nonce, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+  return sealed.toString('base64url');
+}
+
+/** Undefined unless `token` is what seal() returned with this key. */
+function open(token: string): Buffer | undefined {
+  const sealed = Buffer.from(token, 'base64url');
+  if (sealed.length < NONCE_BYTES + TAG_BYTES || sealed.toString('base64url') !== token) return undefined;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', token_key, sealed.subarray(0, NONCE_BYTES));
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    return Buffer.concat([decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * 16 bytes as 22 base64url characters, encrypted as one AES-256 block:
+ * deterministic (one position, one string), unreadable without the key.
+ * Not authenticated: a changed string opens to random bytes, which the
+ * caller checks, and which at worst start a reader elsewhere in the
+ * caller's own rows.
+ */
+export function sealBlock(block: Buffer): string {
+  const cipher = createCipheriv('aes-256-ecb', block_key, null).setAutoPadding(false);
+  return Buffer.concat([cipher.update(block), cipher.final()]).toString('base64url');
+}
+
+/** Undefined unless `text` is 22 base64url characters. */
+export function openBlock(text: string): Buffer | undefined {
+  const sealed = Buffer.from(text, 'base64url');
+  if (sealed.length !== BLOCK_BYTES || sealed.toString('base64url') !== text) return undefined;
+  const decipher = createDecipheriv('aes-256-ecb', block_key, null).setAutoPadding(false);
+  return Buffer.concat([decipher.update(sealed), decipher.final()]);
 }
 
 function scopeDigest(scope: PageScope): string {
@@ -64,8 +110,7 @@ function scopeDigest(scope: PageScope): string {
 }
 
 export function encodePageToken(scope: PageScope, cursor: Cursor): string {
-  const payload = Buffer.from(JSON.stringify({ s: scopeDigest(scope), c: cursor })).toString('base64url');
-  return `${payload}.${mac(payload).toString('base64url')}`;
+  return seal(Buffer.from(JSON.stringify({ s: scopeDigest(scope), c: cursor })));
 }
 
 /**
@@ -77,19 +122,17 @@ export function decodePageToken(token: string, scope: PageScope, columns: readon
   if (token === '') return undefined;
   const invalid = () =>
     InvalidArgumentError.field('page_token', 'is not a token this list returned for these filters; start again with an empty token', 'INVALID_PAGE_TOKEN');
-  const [payload, signature, extra] = token.length <= TOKEN_LENGTH_MAX ? token.split('.') : [];
-  if (payload === undefined || signature === undefined || extra !== undefined) throw invalid();
-  const presented = Buffer.from(signature, 'base64url');
-  if (presented.length !== MAC_BYTES || !timingSafeEqual(presented, mac(payload))) throw invalid();
+  const plain = token.length <= TOKEN_LENGTH_MAX ? open(token) : undefined;
+  if (plain === undefined) throw invalid();
   let decoded: unknown;
   try {
-    decoded = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    decoded = JSON.parse(plain.toString('utf8'));
   } catch {
     throw invalid();
   }
   const { s, c } = (decoded ?? {}) as { s?: unknown; c?: unknown };
   if (s !== scopeDigest(scope) || !Array.isArray(c) || c.length !== columns.length) throw invalid();
-  // Signed tokens hold what we wrote; the types are checked anyway, so a
+  // Authenticated tokens hold what we wrote; the types are checked anyway, so a
   // leaked secret still cannot put a malformed value in front of SQL.
   if (!c.every((value, index) => typeof value === 'string' && COLUMN_PATTERNS[columns[index]].test(value))) throw invalid();
   return c as string[];

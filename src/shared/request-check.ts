@@ -18,7 +18,9 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const CONTROL_EXCEPT_LINE_BREAKS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 
 /** Microseconds since 1970-01-01 UTC, PostgreSQL's timestamp precision. */
-export type Micros = bigint;
+import { ORIGIN, unsealPosition, type Position } from '../db/position.js';
+import type { Micros } from './time.js';
+export type { Micros };
 
 /** 9999-12-31T23:59:59.999999Z, the last instant both PostgreSQL and RFC 3339 print. */
 const MICROS_MAX = 253_402_300_799_999_999n;
@@ -129,6 +131,18 @@ export class RequestCheck {
     if (!Number.isInteger(value) || value < 0) this.fail(field, `must not be negative, got ${value}`);
     if (!(value > 0)) return rule.default_size;
     return Math.min(value, rule.max_size);
+  }
+
+  /**
+   * after_position of a ledger poll (src/db/position.ts): undefined when
+   * the field is absent (the list pages instead), the origin when empty.
+   */
+  pollPosition(request: { afterPosition?: string; pageToken: string }): Position | undefined {
+    const text = request.afterPosition;
+    if (text === undefined) return undefined;
+    this.require(request.pageToken === '', 'page_token', 'must be empty with after_position (poll on with last_position)');
+    if (text === '') return ORIGIN;
+    return this.collect(() => unsealPosition('after_position', text)) ?? ORIGIN;
   }
 
   /** @throws InvalidArgumentError naming every bad field found so far. */

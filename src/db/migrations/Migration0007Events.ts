@@ -27,7 +27,7 @@ export const ALERT_LEVEL = (available: string, reorder_point: string) =>
  * that commits late has an xid at or above every earlier reader's xmin, so
  * it always sorts after what those readers returned: "everything after P"
  * never misses a row. (Same mechanism as the ledger reader position of
- * issue 10 item 6; src/events/position.ts is the one reader of it here.)
+ * issue 10 item 6; src/db/position.ts is the one reader of it.)
  *
  * Where events come from:
  *  - inventory_movements: one event per movement (STOCK_RECEIVED, ...;

@@ -17,6 +17,8 @@ import { Migration0007Events } from './Migration0007Events.js';
 import { Migration0007bWorkOrderHoldEvents } from './Migration0007bWorkOrderHoldEvents.js';
 import { Migration0004dNewBalanceNotBackInStock } from './Migration0004dNewBalanceNotBackInStock.js';
 import { Migration0012WorkOrderHoldCommitEvents } from './Migration0012WorkOrderHoldCommitEvents.js';
+import { Migration0008LedgerPositions } from './Migration0008LedgerPositions.js';
+import { Migration0008bPublicIds } from './Migration0008bPublicIds.js';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: '0001_foundation', class: Migration0001Foundation },
@@ -33,4 +35,7 @@ export const MIGRATIONS: MigrationObject[] = [
   // Issue 10's range, but it replaces a function of 0007, so it runs after it.
   { name: '0004d_new_balance_not_back_in_stock', class: Migration0004dNewBalanceNotBackInStock },
   { name: '0012_work_order_hold_commit_events', class: Migration0012WorkOrderHoldCommitEvents },
+  // Issue 10's range; after 0012, which databases may already have run.
+  { name: '0008_ledger_positions', class: Migration0008LedgerPositions },
+  { name: '0008b_public_ids', class: Migration0008bPublicIds },
 ];
