@@ -57,7 +57,7 @@ try {
   const runner = new TransactionRunner(orm, { lock_timeout_ms: 5_000, statement_timeout_ms: 15_000, retry_max: 3 });
   const idempotency = new IdempotencyStore(24);
   const context: CallContext = { caller: { tenant_id: 'micro', subject: 'bench', roles: new Set(['admin']) } };
-  const orders = new OrderFlow(runner, idempotency);
+  const orders = new OrderFlow(runner, idempotency, 64);
   const stock = new StockChanges(runner, idempotency);
   const parts = new StockOperations(runner, idempotency);
 

@@ -52,7 +52,7 @@ export async function startStockroom(config: Config, logger: Logger): Promise<St
   let server: RunningServer;
   let modules: ServiceModule[];
   try {
-    modules = stockroomServices({ runner, idempotency, logger, holds: config.holds, events: config.events });
+    modules = stockroomServices({ runner, idempotency, logger, holds: config.holds, events: config.events, reserve_batch_max: config.reserve_batch_max });
     const probe = async () => {
       const answered = await database.ping();
       if (answered) availability.succeeded();

@@ -16,6 +16,11 @@
  *      exactly (migration 0004c).
  *   Item balances (on_hand, reserved) are changed only by the triggers of
  *   steps 2 and of the ledger insert, on rows step 1 already locked.
+ *   Before step 1, every write claims its idempotency key (a second call
+ *   with the key waits there). A coalesced batch of Reserves
+ *   (src/inventory/reserve-batch.ts) claims its keys in key order, locks its
+ *   one item, and writes its lines in reference order, so the reference
+ *   locks of its new lines follow one order in every batch.
  *
  * Parts
  *   1. The part row: FOR KEY SHARE by every path that may create a balance

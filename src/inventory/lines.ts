@@ -14,3 +14,8 @@ export function mergeLines(lines: readonly OrderLine[]): OrderLine[] {
   }
   return [...totals].map(([product_id, quantity]) => ({ product_id, quantity }));
 }
+
+/** Request field of a product's first line, for NOT_FOUND. */
+export function lineField(lines: readonly OrderLine[], product_id: string): string {
+  return `items[${lines.findIndex((line) => line.product_id === product_id)}].product_id`;
+}

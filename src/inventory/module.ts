@@ -72,11 +72,11 @@ export function inventoryHealthSource(health: InventoryHealth): HealthSource {
 }
 
 export function inventoryModule(dependencies: ServiceDependencies): ServiceModule {
-  const { runner, idempotency, holds } = dependencies;
+  const { runner, idempotency, holds, reserve_batch_max } = dependencies;
   const health = new InventoryHealth(runner);
   const handler = new InventoryHandler({
     catalog: new Catalog(runner, idempotency),
-    orders: new OrderFlow(runner, idempotency),
+    orders: new OrderFlow(runner, idempotency, reserve_batch_max),
     stock: new StockChanges(runner, idempotency),
     ledger: new Ledger(runner),
     health,

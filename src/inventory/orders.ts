@@ -12,9 +12,10 @@ import type { CallContext } from '../shared/caller.js';
 import { assert, FailedPreconditionError, InsufficientStockError, NotFoundError, type Shortage } from '../shared/errors.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
 import { ReservationExceededError, type ExceededLine } from './errors.js';
+import { ReserveLanes } from './reserve-lanes.js';
 import { expiredInstead, lapsedRefusal } from './holds.js';
 import { LIMITS } from './limits.js';
-import { mergeLines } from './lines.js';
+import { lineField, mergeLines } from './lines.js';
 import type { AvailabilityResult, OrderLine, OrderResult, ReservationLineView } from './model.js';
 import { toBigInt, toItem, toLine, toMovement, type ItemRow } from './rows.js';
 import { stockRepository as repository, type CommitRow, type ItemQuantities, type LineRow } from './stock-repository.js';
@@ -33,11 +34,6 @@ export interface ReserveInput extends OrderInput {
 
 export interface CommitInput extends OrderInput {
   readonly notes: string;
-}
-
-/** Request field of a product's first line, for NOT_FOUND. */
-function lineField(lines: readonly OrderLine[], product_id: string): string {
-  return `items[${lines.findIndex((line) => line.product_id === product_id)}].product_id`;
 }
 
 /** Locks the items of the merged lines in id order; refuses the request if any product is unknown. */
@@ -127,10 +123,17 @@ async function withinProductLimit(reference: string, write: () => Promise<LineRo
 }
 
 export class OrderFlow {
+  /** Reserves of one product queue per item while a transaction on it is in flight (reserve-lanes.ts). */
+  private readonly lanes: ReserveLanes;
+
   constructor(
     private readonly runner: TransactionRunner,
     private readonly idempotency: IdempotencyStore,
-  ) {}
+    /** Most Reserves one coalesced transaction decides; 1: every Reserve alone. */
+    reserve_batch_max: number,
+  ) {
+    this.lanes = new ReserveLanes(runner, idempotency, reserve_batch_max, (request) => this.reserveAlone(request.context, request.input, request.key));
+  }
 
   /** A snapshot answer; nothing is locked or reserved. */
   checkAvailability(context: CallContext, lines: readonly OrderLine[]): Promise<AvailabilityResult> {
@@ -156,6 +159,13 @@ export class OrderFlow {
   }
 
   reserve(context: CallContext, input: ReserveInput, idempotency_key: string | undefined): Promise<OrderResult> {
+    const merged = mergeLines(input.lines);
+    if (merged.length === 1) return this.lanes.reserve({ context, input, line: merged[0], key: idempotency_key });
+    return this.reserveAlone(context, input, idempotency_key);
+  }
+
+  /** A Reserve in a transaction of its own. */
+  private reserveAlone(context: CallContext, input: ReserveInput, idempotency_key: string | undefined): Promise<OrderResult> {
     return this.runner.run(context, (tx) =>
       this.idempotency.run(tx, { method: inventoryMethod('Reserve'), key: idempotency_key, input }, async () => {
         const merged = mergeLines(input.lines);

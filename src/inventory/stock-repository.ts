@@ -165,6 +165,28 @@ const reserveOne = (name: string, expiring: boolean) => sql(
 export const RESERVE_ONE = reserveOne('inventory_reserve_one', false);
 const RESERVE_ONE_EXPIRING = reserveOne('inventory_reserve_one_expiring', true);
 
+/**
+ * The holds of a coalesced batch of Reserves (src/inventory/reserve-batch.ts)
+ * of one item, which the batch has locked (lockItemsByProduct) and checked:
+ * one line per reference (a batch never names a reference twice), each with
+ * its own lifetime (null: never expires). References in sorted order, so
+ * the reference locks that new lines take (migration 0004c) follow one
+ * order in every batch. The holds' triggers add each to reserved and write
+ * each RESERVATION_CREATED event, as for a Reserve alone.
+ * $2 item id, $3 references, $4 quantities, $5 lifetimes in ms (or null).
+ */
+export const RESERVE_LINES = sql(
+  'inventory_reserve_lines',
+  `insert into inventory_reservations as h (tenant_id, reference, item_id, held, expires_at)
+   select $1, u.reference, $2::uuid, u.quantity, now() + u.ttl_ms * interval '1 millisecond'
+   from unnest($3::text[], $4::bigint[], $5::bigint[]) as u(reference, quantity, ttl_ms)
+   order by u.reference
+   on conflict (tenant_id, reference, item_id) do update
+     set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = excluded.updated_at
+   returning h.reference, h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at,
+     h.created_at as line_created_at, h.updated_at as line_updated_at`,
+);
+
 // Release and commit check the hold in the same statement: a line whose hold
 // is too small writes nothing, so fewer rows come back and the caller
 // refuses the request (the transaction rolls back). The items are locked
@@ -299,6 +321,17 @@ export const stockRepository = {
     const params = [tx.caller.tenant_id, line.product_id, String(line.quantity), reference];
     const [row] = await (ttl_ms === undefined ? tx.query<LineRow>(RESERVE_ONE, params) : tx.query<LineRow>(RESERVE_ONE_EXPIRING, [...params, ttl_ms]));
     return row;
+  },
+
+  /** Writes the holds of a checked batch on one locked item (see RESERVE_LINES); one row per reference. */
+  reserveLines(tx: Tx, item_id: string, holds: readonly { reference: string; quantity: bigint; ttl_ms?: number }[]): Promise<(HoldRow & { reference: string })[]> {
+    return tx.query(RESERVE_LINES, [
+      tx.caller.tenant_id,
+      item_id,
+      holds.map((hold) => hold.reference),
+      holds.map((hold) => String(hold.quantity)),
+      holds.map((hold) => (hold.ttl_ms === undefined ? null : String(hold.ttl_ms))),
+    ]);
   },
 
   /** ttl_ms: the lines' lifetime; undefined, they never expire. */

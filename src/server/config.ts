@@ -49,6 +49,8 @@ export interface Config {
   readonly connection: ConnectionLimits;
   readonly idempotency_retention_hours: number;
   readonly holds: HoldConfig;
+  /** Most single-product Reserves of one item one transaction decides together (issue 15); 1 turns coalescing off. */
+  readonly reserve_batch_max: number;
   readonly tls_cert_file?: string;
   readonly tls_key_file?: string;
   readonly auth: AuthConfig;
@@ -311,6 +313,7 @@ export function loadConfig(env: Environment = process.env): Config {
     connection: loadConnectionLimits(env),
     idempotency_retention_hours: integer(env, 'STOCKROOM_IDEMPOTENCY_RETENTION_HOURS', 24, 24, 24 * 365),
     holds: loadHolds(env),
+    reserve_batch_max: integer(env, 'STOCKROOM_RESERVE_BATCH_MAX', 64, 1, 1_000),
     tls_cert_file,
     tls_key_file,
     auth: loadAuth(env, database_url === undefined),

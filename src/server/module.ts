@@ -20,6 +20,8 @@ export interface ServiceDependencies {
   readonly holds: Pick<HoldConfig, 'ttl_default_ms' | 'ttl_max_ms'>;
   /** The event stream's limits (WatchEvents). */
   readonly events: EventsConfig;
+  /** Most single-product Reserves of one item coalesced into one transaction; 1: none (STOCKROOM_RESERVE_BATCH_MAX). */
+  readonly reserve_batch_max: number;
 }
 
 export interface ServiceModule {

@@ -57,6 +57,46 @@ const PURGE_BATCH = sql(
    select count(*)::int as purged from gone`,
 );
 
+/**
+ * The keys of a coalesced batch (src/inventory/reserve-batch.ts), claimed
+ * as CLAIM claims one: new or expired keys become this transaction's, in
+ * key order so two batches meet at their first shared key. The time is
+ * taken in the inserted row and read back through `excluded`, not called
+ * in the conflict clause.
+ */
+const CLAIM_MANY = sql(
+  'idempotency_claim_many',
+  `insert into idempotency_keys as k (tenant_id, method, idempotency_key, request_hash, created_at, expires_at)
+   select $1, $2, u.idempotency_key, u.request_hash, now(), now() + make_interval(hours => $5)
+   from unnest($3::text[], $4::bytea[]) as u(idempotency_key, request_hash)
+   order by u.idempotency_key
+   on conflict (tenant_id, method, idempotency_key) do update
+     set request_hash = excluded.request_hash, response = null, created_at = excluded.created_at, expires_at = excluded.expires_at
+     where k.expires_at <= excluded.created_at
+   returning k.idempotency_key`,
+);
+
+const READ_MANY = sql(
+  'idempotency_read_many',
+  `select idempotency_key, request_hash, response from idempotency_keys
+   where tenant_id = $1 and method = $2 and idempotency_key = any($3::text[])`,
+);
+
+// A key's last fresh request in a batch owns it: its input and its answer.
+const STORE_MANY = sql(
+  'idempotency_store_many',
+  `update idempotency_keys k set request_hash = u.request_hash, response = u.response
+   from unnest($3::text[], $4::bytea[], $5::text[]) as u(idempotency_key, request_hash, response)
+   where k.tenant_id = $1 and k.method = $2 and k.idempotency_key = u.idempotency_key`,
+);
+
+// Claims of refused requests: no record, as when a call alone rolls back (migration 0010).
+const WITHDRAW_MANY = sql(
+  'idempotency_withdraw_many',
+  `delete from idempotency_keys
+   where tenant_id = $1 and method = $2 and idempotency_key = any($3::text[]) and response is null`,
+);
+
 const DECLARE_SWEEP = sql('idempotency_declare_sweep', `select set_config('stockroom.maintenance', $1, true)`);
 
 /** Rows one purge statement deletes: short enough for a small transaction, far under the statement timeout. */
@@ -150,7 +190,15 @@ export class IdempotencyStore {
   }
 
   private async replay<T>(tx: Tx, call: IdempotentCall, request_hash: Buffer): Promise<T> {
-    const [row] = await tx.query<{ request_hash: Buffer; response: string | null }>(READ, [tx.caller.tenant_id, call.method, call.key]);
+    const [row] = await tx.query<KeyRecord>(READ, [tx.caller.tenant_id, call.method, call.key]);
+    return this.answerOf<T>(tx, call, request_hash, row);
+  }
+
+  /**
+   * The answer a repeated call gets from the key's record: the first
+   * call's result, or IDEMPOTENCY_KEY_REUSED when the input differs.
+   */
+  answerOf<T>(tx: Tx, call: IdempotentCall, request_hash: Buffer, row: KeyRecord | undefined): T {
     if (!row || !row.request_hash.equals(request_hash)) {
       throw new FailedPreconditionError(
         `idempotency key ${quoteInput(call.key ?? '')} was already used with a different request`,
@@ -167,4 +215,50 @@ export class IdempotencyStore {
     tx.count('idempotent_replays', grpc_service, grpc_method);
     return decodeTaggedJson<T>(row.response);
   }
+
+  /**
+   * Claims the distinct keys of a batch of calls of one method. Returns the
+   * keys now claimed by this transaction, and the records of the others
+   * (answered earlier; a claim still open elsewhere is waited for, as by CLAIM).
+   */
+  async claimMany(tx: Tx, method: string, keys: readonly { key: string; request_hash: Buffer }[]): Promise<{ claimed: Set<string>; records: Map<string, KeyRecord> }> {
+    const tenant = tx.caller.tenant_id;
+    const sorted = [...keys].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const claimed_rows = await tx.query<{ idempotency_key: string }>(CLAIM_MANY, [
+      tenant,
+      method,
+      sorted.map((each) => each.key),
+      sorted.map((each) => each.request_hash),
+      this.retention_hours,
+    ]);
+    const claimed = new Set(claimed_rows.map((row) => row.idempotency_key));
+    const others = sorted.filter((each) => !claimed.has(each.key)).map((each) => each.key);
+    const records = new Map<string, KeyRecord>();
+    if (others.length > 0) {
+      const rows = await tx.query<KeyRecord & { idempotency_key: string }>(READ_MANY, [tenant, method, others]);
+      for (const row of rows) records.set(row.idempotency_key, row);
+    }
+    return { claimed, records };
+  }
+
+  /** Stores the answers of a batch's claimed keys and withdraws the claims whose calls were refused. */
+  async settleMany(tx: Tx, method: string, answers: readonly { key: string; request_hash: Buffer; result: unknown }[], withdrawn: readonly string[]): Promise<void> {
+    const tenant = tx.caller.tenant_id;
+    if (answers.length > 0) {
+      await tx.query(STORE_MANY, [
+        tenant,
+        method,
+        answers.map((each) => each.key),
+        answers.map((each) => each.request_hash),
+        answers.map((each) => encodeTaggedJson(each.result)),
+      ]);
+    }
+    if (withdrawn.length > 0) await tx.query(WITHDRAW_MANY, [tenant, method, withdrawn]);
+  }
+}
+
+/** A stored key: the fingerprint of its call and the answer (null while its first call is still open). */
+export interface KeyRecord {
+  readonly request_hash: Buffer;
+  readonly response: string | null;
 }
