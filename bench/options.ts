@@ -27,11 +27,14 @@ export interface BenchOptions {
   readonly tracing: boolean;
   /** Metrics are on by default; --no-metrics measures their cost. */
   readonly metrics: boolean;
+  /** The server's STOCKROOM_RESERVE_BATCH_MAX; undefined: its default. 1 measures Reserves without coalescing. */
+  readonly reserve_batch_max: number | undefined;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--scenarios=a,b] [--concurrency=1,8,32,64]
                        [--warmup=SECONDS] [--duration=SECONDS] [--pool-max=N]
                        [--cpu-prof] [--no-ceilings] [--label=NAME] [--tracing] [--no-metrics]
+                       [--reserve-batch-max=N]
 scenarios: ${SCENARIOS.join(', ')} (default: all), or ${EXTRA_SCENARIOS.join(', ')}`;
 
 function list(value: string): string[] {
@@ -59,6 +62,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   let label = 'latest';
   let tracing = false;
   let metrics = true;
+  let reserve_batch_max: number | undefined;
   for (const argument of argv) {
     const [flag, value = ''] = argument.split('=', 2);
     switch (flag) {
@@ -95,6 +99,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case '--no-metrics':
         metrics = false;
         break;
+      case '--reserve-batch-max':
+        reserve_batch_max = Math.round(positive('--reserve-batch-max', value));
+        break;
       case '--label':
         if (!/^[\w.-]+$/.test(value)) throw new Error(`--label must be a plain file name, got "${value}"`);
         label = value;
@@ -107,5 +114,5 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         throw new Error(`unknown option ${argument}\n${USAGE}`);
     }
   }
-  return { quick, scenarios, concurrency, warmup_ms, measure_ms, pool_max, cpu_prof, ceilings, label, tracing, metrics };
+  return { quick, scenarios, concurrency, warmup_ms, measure_ms, pool_max, cpu_prof, ceilings, label, tracing, metrics, reserve_batch_max };
 }

@@ -2,7 +2,8 @@
  * `npm run bench`: starts a fresh embedded PostgreSQL and the real server
  * (its own process), loads the data, drives each scenario from a separate
  * load process with grpc-js clients, measures the raw-db and grpc-echo
- * ceilings in the same run, checks the invariants after each scenario,
+ * ceilings in the same run (grpc-echo on a bare connect-node server,
+ * bench/echo-server.ts), checks the invariants after each scenario,
  * writes bench/results/<label>.{md,json,svg} and stops everything.
  * Exits 1 when an invariant fails.
  */
@@ -27,7 +28,7 @@ import { RESULTS_DIR, ROOT } from './paths.js';
 import { buildRows, evaluateTargets, json, markdown, type Report } from './report.js';
 import { PRODUCTS, SCENARIO_INFO, checkAvailability, echoOnly, fifoIssue, reserveHot, reserveSpread } from './scenarios.js';
 import { seedProducts, SEED_SUBJECT } from './seed.js';
-import { ServerProcess } from './server-process.js';
+import { ServerProcess, startEchoServer } from './server-process.js';
 
 const SUBJECT = 'bench';
 /** Orders each product shipped before the benchmark: the order tables start with history. */
@@ -60,6 +61,7 @@ async function main(options: BenchOptions): Promise<number> {
     const port = await freePort();
     log(`starting the server (node dist/src/main.js) on port ${port}, pool ${pool_max}${profile_dir ? ', with --cpu-prof' : ''}`);
     const environment: Record<string, string> = { STOCKROOM_METRICS_ENABLED: String(options.metrics) };
+    if (options.reserve_batch_max !== undefined) environment.STOCKROOM_RESERVE_BATCH_MAX = String(options.reserve_batch_max);
     if (options.tracing) {
       const sink = await startOtlpSink();
       cleanup.push(() => sink.close());
@@ -69,6 +71,8 @@ async function main(options: BenchOptions): Promise<number> {
     log(`metrics ${options.metrics ? 'on' : 'off (--no-metrics)'}`);
     const server = await ServerProcess.start({ port, database_url: database.url, jwt_secret, pool_max: options.pool_max, cpu_prof_dir: profile_dir, environment });
     cleanup.push(() => server.stop());
+    const echo_server = await startEchoServer(await freePort());
+    cleanup.push(() => echo_server.stop());
 
     const tokens: Record<string, string> = {};
     for (const tenant of Object.values(TENANTS)) {
@@ -83,6 +87,7 @@ async function main(options: BenchOptions): Promise<number> {
 
     const load = await LoadProcess.start({
       address: `127.0.0.1:${port}`,
+      echo_address: echo_server.address,
       database_url: database.url,
       tokens,
       pool_max,
@@ -93,7 +98,8 @@ async function main(options: BenchOptions): Promise<number> {
     const postmaster_pid = Number(fs.readFileSync(path.join(database.data_dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     const context = new Context(options, owner, server, load, clients, tokens, pool_max, postmaster_pid);
     context.notes.push(
-      `Observability during this run: metrics ${options.metrics ? 'on (the default)' : 'off (--no-metrics)'}; tracing ${options.tracing ? 'on (--tracing: every span exported over OTLP/HTTP to a local sink)' : 'off (the default; --tracing measures it)'}.`,
+      `Observability during this run: metrics ${options.metrics ? 'on (the default)' : 'off (--no-metrics)'}; tracing ${options.tracing ? 'on (--tracing: every span exported over OTLP/HTTP to a local sink)' : 'off (the default; --tracing measures it)'}; server log level info (the default).`,
+      `Reserve coalescing: ${options.reserve_batch_max === undefined ? 'on (the default batch limit)' : options.reserve_batch_max === 1 ? 'off (--reserve-batch-max=1)' : `batches of at most ${options.reserve_batch_max}`}.`,
     );
 
     const wants = (name: string) => (options.scenarios as readonly string[]).includes(name);

@@ -3,6 +3,7 @@
  * that its memory and CPU can be read from /proc and the load runs
  * elsewhere. Its peak RSS is read from VmHWM, which the kernel keeps
  * exactly; writing 5 to clear_refs resets it between measured points.
+ * It runs at its default log level (info: one line per call), as deployed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -46,7 +47,6 @@ export class ServerProcess {
         STOCKROOM_PORT: String(options.port),
         STOCKROOM_DATABASE_URL: options.database_url,
         STOCKROOM_JWT_SECRET: options.jwt_secret,
-        STOCKROOM_LOG_LEVEL: 'warn',
         ...(options.pool_max ? { STOCKROOM_DATABASE_POOL_MAX: String(options.pool_max) } : {}),
         ...options.environment,
       },
@@ -135,6 +135,27 @@ export class ServerProcess {
       await this.exited;
     }
   }
+}
+
+/**
+ * The bare connect-node server of the grpc-echo ceiling (bench/echo-server.ts),
+ * a process of its own like the service.
+ */
+export async function startEchoServer(port: number): Promise<{ readonly address: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/bench/echo-server.js'), String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the echo server exited with code ${code}`)));
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    address: `127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(5_000).then(() => child.kill('SIGKILL'))]);
+    },
+  };
 }
 
 // USER_HZ; 100 on every Linux we run on.

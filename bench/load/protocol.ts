@@ -5,7 +5,7 @@
  * ceiling and the service are driven by the very same client code.
  */
 
-/** What drives the calls: the service over gRPC, the trivial RPC, or the database directly. */
+/** What drives the calls: the service over gRPC, the trivial RPC on a bare server, or the database directly. */
 export type Target = 'service' | 'grpc-echo' | 'raw-db';
 
 /** A part at a location whose open layers a FIFO run may consume. */
@@ -36,6 +36,8 @@ export interface InitMessage {
   readonly type: 'init';
   /** host:port of the server. */
   readonly address: string;
+  /** host:port of the bare connect-node server of the grpc-echo ceiling (bench/echo-server.ts). */
+  readonly echo_address: string;
   /** Owner connection string; the raw-db pool switches to the service role. */
   readonly database_url: string;
   /** Bearer token per tenant. */

@@ -13,6 +13,8 @@ const SUBJECT = 'bench';
 
 let init: InitMessage | undefined;
 let clients: Clients | undefined;
+/** The bare echo server's (grpc-echo target). */
+let echo_clients: Clients | undefined;
 let raw: RawDb | undefined;
 const stubs = new Map<string, Unary>();
 
@@ -20,11 +22,11 @@ function send(message: FromWorker): void {
   process.send!(message);
 }
 
-function stub(client: 'inventory' | 'parts' | 'health', method: string): Unary {
-  const key = `${client}.${method}`;
+function stub(client: 'inventory' | 'parts' | 'health', method: string, bare = false): Unary {
+  const key = `${bare ? 'bare.' : ''}${client}.${method}`;
   let found = stubs.get(key);
   if (!found) {
-    found = unary(clients![client], method);
+    found = unary((bare ? echo_clients : clients)![client], method);
     stubs.set(key, found);
   }
   return found;
@@ -53,7 +55,8 @@ function serviceLoad(message: RunMessage, calls_ok: Record<string, number>): Nex
   let sequence = 0;
   switch (workload.kind) {
     case 'echo': {
-      const check = stub('health', 'Check');
+      // The grpc-echo ceiling on the bare server; as the service target, Health/Check through Stockroom's stack.
+      const check = stub('health', 'Check', message.target === 'grpc-echo');
       return () => async () => {
         await check({ service: '' }, metadata);
         counter(calls_ok, 'Check');
@@ -169,6 +172,7 @@ process.on('message', (message: ToWorker) => {
     case 'init':
       init = message;
       clients = connect(message.address);
+      echo_clients = connect(message.echo_address);
       send({ type: 'ready' });
       break;
     case 'run':
@@ -179,6 +183,7 @@ process.on('message', (message: ToWorker) => {
       break;
     case 'stop':
       clients?.close();
+      echo_clients?.close();
       void (raw?.close() ?? Promise.resolve()).finally(() => process.exit(0));
       break;
   }
