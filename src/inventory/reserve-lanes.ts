@@ -91,7 +91,8 @@ export class ReserveLanes {
     }
     const batch = this.take(queue);
     const done = batch.length === 1 ? this.runAlone(batch[0]) : this.runBatch(batch);
-    void done.finally(() => this.next(lane));
+    // Every request of the batch is settled by now; a programming error still must not stop the lane.
+    void done.catch((error: unknown) => batch.forEach((waiting) => waiting.reject(error))).finally(() => this.next(lane));
   }
 
   /** The first waiting requests, in arrival order, up to batch_max and before a reference repeats. */
