@@ -27,6 +27,8 @@ beforeAll(async () => {
     STOCKROOM_EVENTS_HEARTBEAT_MS: '100',
     STOCKROOM_MAX_CONNECTIONS: '40',
     STOCKROOM_LOCK_TIMEOUT_MS: '10000',
+    // Each Reserve its own transaction, so each waits on the held row in PostgreSQL (coalesced, one would and the rest queue in the process).
+    STOCKROOM_RESERVE_BATCH_MAX: '1',
   });
 });
 afterAll(() => stockroom.close());

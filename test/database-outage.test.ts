@@ -21,7 +21,8 @@ const log: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   database = await startEmbeddedPostgres({ data_dir, port: 0, fresh: true });
-  stockroom = await startStockroom({ STOCKROOM_DATABASE_URL: database.url, STOCKROOM_LOCK_TIMEOUT_MS: '10000' }, { log });
+  // Each Reserve its own transaction (no coalescing), so the three below are all mid-transaction in PostgreSQL when their backends die.
+  stockroom = await startStockroom({ STOCKROOM_DATABASE_URL: database.url, STOCKROOM_LOCK_TIMEOUT_MS: '10000', STOCKROOM_RESERVE_BATCH_MAX: '1' }, { log });
 });
 afterAll(async () => {
   await stockroom.close();

@@ -47,6 +47,8 @@ async function spawnServer(command: string, args: string[], options: { detached?
       STOCKROOM_LOG_LEVEL: 'info',
       STOCKROOM_SHUTDOWN_GRACE_MS: '10000',
       STOCKROOM_LOCK_TIMEOUT_MS: '10000',
+      // Each Reserve its own transaction, so each waits on the held row in PostgreSQL (coalesced, one would and the rest queue in the process).
+      STOCKROOM_RESERVE_BATCH_MAX: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -10,7 +10,7 @@
  *  - and its own idempotency record: keys are claimed first (as alone: the
  *    key, then the item), a repeated key answers from the earlier record or
  *    from the earlier request of the batch, and a refused request's claim
- *    is withdrawn, so it leaves no record.
+ *    is withdrawn (expired in place), so it leaves no record.
  * The database still defends every invariant: the holds' triggers derive
  * reserved and write the events, and a new line takes its reference's lock
  * and product count (migration 0004c).

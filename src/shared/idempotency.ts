@@ -90,11 +90,19 @@ const STORE_MANY = sql(
    where k.tenant_id = $1 and k.method = $2 and k.idempotency_key = u.idempotency_key`,
 );
 
-// Claims of refused requests: no record, as when a call alone rolls back (migration 0010).
+/**
+ * Claims of refused requests: a refused call alone leaves no record (its
+ * transaction rolls back), so the batch, which commits for the others,
+ * makes each such claim an expired key in place (expired at its own
+ * creation, a moment moved back to keep expires_at > created_at). An
+ * expired key is no record: the next call with it claims it, and the
+ * retention sweep deletes it. The runtime role may delete only expired
+ * keys, which is why this is an update.
+ */
 const WITHDRAW_MANY = sql(
   'idempotency_withdraw_many',
-  `delete from idempotency_keys
-   where tenant_id = $1 and method = $2 and idempotency_key = any($3::text[]) and response is null`,
+  `update idempotency_keys k set created_at = k.created_at - interval '1 millisecond', expires_at = k.created_at
+   where k.tenant_id = $1 and k.method = $2 and k.idempotency_key = any($3::text[]) and k.response is null`,
 );
 
 const DECLARE_SWEEP = sql('idempotency_declare_sweep', `select set_config('stockroom.maintenance', $1, true)`);
