@@ -35,4 +35,5 @@ EXPOSE 50051
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "dist/src/tools/healthcheck.js"]
 # Run node directly (not npm) so SIGTERM reaches the server and it drains.
-CMD ["node", "dist/src/main.js"]
+# --experimental-async-context-frame: see "Node flags" in README.md.
+CMD ["node", "--experimental-async-context-frame", "dist/src/main.js"]

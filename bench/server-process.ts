@@ -38,7 +38,8 @@ export class ServerProcess {
   }
 
   static async start(options: ServerOptions): Promise<ServerProcess> {
-    const node_arguments = options.cpu_prof_dir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpu_prof_dir}`] : [];
+    // As npm start and the Dockerfile run it (README, Node flags).
+    const node_arguments = ['--experimental-async-context-frame', ...(options.cpu_prof_dir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpu_prof_dir}`] : [])];
     const child = spawn(process.execPath, [...node_arguments, path.join(ROOT, 'dist/src/main.js')], {
       cwd: ROOT,
       env: {
