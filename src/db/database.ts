@@ -77,7 +77,16 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
         }
       },
       async cancelBackend(backend_pid) {
-        await control_pool.query('select pg_cancel_backend($1)', [backend_pid]);
+        try {
+          // ::int: Citus adds a pg_cancel_backend(bigint), and an untyped
+          // parameter would match both (an error, not a cancel).
+          await control_pool.query('select pg_cancel_backend($1::int)', [backend_pid]);
+        } catch (error) {
+          // Not fatal to the call (it has ended anyway), but the statement runs
+          // on, holding its locks, until its lock or statement timeout.
+          logger.warn({ err: error, backend_pid }, 'could not cancel the statement of an abandoned call; it runs until its timeout');
+          throw error;
+        }
       },
       async close() {
         await control_pool.end();

@@ -27,6 +27,10 @@ export const SESSION_SETTINGS: Readonly<Record<string, string>> = Object.freeze(
   row_security: 'on',
   xmloption: 'content',
   application_name: 'stockroom',
+  // On Citus, the transaction's SET LOCALs (tenant, timeouts; transaction.ts)
+  // travel to every worker the transaction reaches; a plain PostgreSQL keeps
+  // it as an unused placeholder.
+  'citus.propagate_set_commands': 'local',
 });
 
 /**

@@ -41,6 +41,11 @@ export function sql(name: string, text: string): Statement {
   return Object.freeze({ name, text });
 }
 
+/** Every statement declared so far, name → text (for tests that check them all). */
+export function declaredStatements(): ReadonlyMap<string, string> {
+  return statement_names;
+}
+
 export interface Tx {
   /** The unit of work of this transaction, for entity reads and writes. */
   readonly em: EntityManager;
@@ -102,12 +107,18 @@ export interface TransactionLimits {
 export type CancelBackend = (backend_pid: number) => Promise<void>;
 
 /**
- * BEGIN and the transaction's settings as one simple-protocol query of two
- * statements, one round trip instead of two (every transaction pays it).
- * The values are literals here, escaped; the tenant is also a validated
- * name. The last statement answers the backend pid, for cancelling.
- * The caller (JWT subject) rides along for the outbox triggers, which
- * record who made each change (migration 0007).
+ * BEGIN and the transaction's settings as one simple-protocol query, one
+ * round trip however many settings (every transaction pays it). The
+ * settings are SET LOCAL statements rather than set_config() calls: a
+ * distributed PostgreSQL (Citus, with citus.propagate_set_commands =
+ * 'local', pinned in session.ts) carries a SET LOCAL to every node the
+ * transaction's statements run on, and row-level security there must see
+ * the tenant; set_config() stays on the node it ran on. SET takes no bind
+ * parameters, so every value is a literal escaped here; the tenant is also
+ * a validated name. The last statement answers the backend pid, for
+ * cancelling. The caller (JWT subject) rides along for the outbox
+ * triggers, which record who made each change (migration 0007); a
+ * maintenance task (a sweep that spans tenants) declares itself here too.
  * Exported for the benchmark's raw-db ceiling, which sends the same.
  */
 export function beginStatement(
@@ -115,13 +126,19 @@ export function beginStatement(
   limits: Pick<TransactionLimits, 'lock_timeout_ms' | 'statement_timeout_ms'>,
   read_only: boolean,
   caller_subject = '',
+  maintenance_task?: string,
 ): string {
+  const settings: [string, string][] = [
+    ['stockroom.tenant_id', tenant_id],
+    ['stockroom.caller', caller_subject],
+    ['lock_timeout', `${Math.trunc(limits.lock_timeout_ms)}ms`],
+    ['statement_timeout', `${Math.trunc(limits.statement_timeout_ms)}ms`],
+  ];
+  if (maintenance_task !== undefined) settings.push(['stockroom.maintenance', maintenance_task]);
+  const set_local = settings.map(([name, value]) => `set local ${name} = ${pg.escapeLiteral(value)};`).join('\n');
   return `${read_only ? 'start transaction read only' : 'begin'};
-select set_config('stockroom.tenant_id', ${pg.escapeLiteral(tenant_id)}, true),
-       set_config('stockroom.caller', ${pg.escapeLiteral(caller_subject)}, true),
-       set_config('lock_timeout', '${Math.trunc(limits.lock_timeout_ms)}ms', true),
-       set_config('statement_timeout', '${Math.trunc(limits.statement_timeout_ms)}ms', true),
-       pg_backend_pid() as backend_pid`;
+${set_local}
+select pg_backend_pid() as backend_pid`;
 }
 
 /**
@@ -278,6 +295,16 @@ class PostgresTx implements Tx {
   }
 }
 
+export interface RunOptions {
+  readonly read_only?: boolean;
+  /**
+   * A sweep that spans tenants declares itself (stockroom.maintenance): the
+   * policies of migrations 0005 to 0007 let such a tenant-less transaction
+   * see exactly what its task needs.
+   */
+  readonly maintenance_task?: string;
+}
+
 export class TransactionRunner {
   /** The ORM's own query builder and pool: the unit of work and the statements share connections. */
   private readonly client: Kysely<any>;
@@ -297,7 +324,7 @@ export class TransactionRunner {
    * more than once (after a deadlock), so it must not have side effects
    * outside the transaction.
    */
-  run<T>(context: CallContext, work: (tx: Tx) => Promise<T>, options: { read_only?: boolean } = {}): Promise<T> {
+  run<T>(context: CallContext, work: (tx: Tx) => Promise<T>, options: RunOptions = {}): Promise<T> {
     const trace = this.observer?.traceTransaction(options.read_only ?? false);
     if (trace === undefined) return this.attempts(context, work, options, undefined);
     return this.attempts(context, work, options, trace).then(
@@ -312,7 +339,7 @@ export class TransactionRunner {
     );
   }
 
-  private async attempts<T>(context: CallContext, work: (tx: Tx) => Promise<T>, options: { read_only?: boolean }, trace: TransactionTrace | undefined): Promise<T> {
+  private async attempts<T>(context: CallContext, work: (tx: Tx) => Promise<T>, options: RunOptions, trace: TransactionTrace | undefined): Promise<T> {
     const observer = this.observer;
     for (let attempt = 0; ; attempt++) {
       context.signal?.throwIfAborted();
@@ -361,13 +388,13 @@ export class TransactionRunner {
     }
   }
 
-  private attempt<T>(context: CallContext, work: (tx: Tx) => Promise<T>, options: { read_only?: boolean }, trace: TransactionTrace | undefined): Promise<T> {
+  private attempt<T>(context: CallContext, work: (tx: Tx) => Promise<T>, options: RunOptions, trace: TransactionTrace | undefined): Promise<T> {
     const asked_at = this.observer === undefined ? 0 : performance.now();
     return this.client.connection().execute(async (connection) => {
       this.observer?.connectionAcquired((performance.now() - asked_at) / 1000);
       const tx = new PostgresTx(this.orm, context.caller, connection, trace);
       try {
-        const begin = new LastResultQuery(beginStatement(context.caller.tenant_id, this.limits, options.read_only ?? false, context.caller.subject));
+        const begin = new LastResultQuery(beginStatement(context.caller.tenant_id, this.limits, options.read_only ?? false, context.caller.subject, options.maintenance_task));
         const { rows } = await connection.executeQuery<{ backend_pid: number }>({ sql: begin, parameters: [], query: { kind: 'RawNode' } } as unknown as CompiledQuery);
         const result = await this.inTransaction(tx, rows[0].backend_pid, context, work);
         await tx.flush();
@@ -395,6 +422,8 @@ export class TransactionRunner {
     let cancelling: Promise<void> | undefined;
     const on_abort = () => {
       this.observer?.backendCancelled();
+      // A failed cancel is reported where it is sent (database.ts logs it);
+      // the call has ended either way, so it does not fail the call twice.
       cancelling = cancel_backend(backend_pid).catch(() => {});
     };
     signal.throwIfAborted();

@@ -42,13 +42,12 @@ const RETRY_DELAY_MAX_MS = 5_000;
 const RELAY: CallContext = { caller: { tenant_id: '', subject: 'stockroom-relay', roles: new Set() } };
 const NO_FILTER = { types: [], product_ids: [], part_ids: [] };
 
-const DECLARE_TASK = sql('events_relay_declare', `select set_config('stockroom.maintenance', $1, true)`);
 const TRY_LEAD = sql('events_relay_try_lead', `select pg_try_advisory_xact_lock(hashtext('stockroom.events_relay'), hashtext($1)) as leading`);
 const READ_PROGRESS = sql('events_relay_progress', `select xid::text, id::text from event_relays where name = $1`);
 const SAVE_PROGRESS = sql(
   'events_relay_save',
   `insert into event_relays as r (name, xid, id, published) values ($1, $2::xid8, $3::bigint, $4::bigint)
-   on conflict (name) do update set xid = excluded.xid, id = excluded.id, published = r.published + excluded.published, updated_at = now()`,
+   on conflict (name) do update set xid = excluded.xid, id = excluded.id, published = r.published + excluded.published, updated_at = excluded.updated_at`,
 );
 
 /** The NATS subject of an event: tenant dots become `~` (never in a tenant id), so each is one token. */
@@ -108,7 +107,6 @@ export class NatsRelay {
   async round(): Promise<RoundResult> {
     const js = await this.jetstream();
     return this.runner.run(RELAY, async (tx) => {
-      await tx.query(DECLARE_TASK, [EVENTS_RELAY_TASK]);
       const [lead] = await tx.query<{ leading: boolean }>(TRY_LEAD, [this.config.relay_name]);
       if (!lead.leading) return { leading: false, published: 0 };
       const after = await this.progress(tx);
@@ -132,7 +130,7 @@ export class NatsRelay {
         tx.count('events_relayed', '', '', published);
       }
       return { leading: true, published, error };
-    });
+    }, { maintenance_task: EVENTS_RELAY_TASK });
   }
 
   private async progress(tx: Tx): Promise<Position> {

@@ -14,7 +14,6 @@ export const EVENTS_PURGE_BATCH_ROWS = 1_000;
 /** Batches one sweep runs at most; the next sweep continues. */
 export const EVENTS_PURGE_BATCHES_MAX = 1_000;
 
-const DECLARE_TASK = sql('events_purge_declare', `select set_config('stockroom.maintenance', $1, true)`);
 
 // $1 retention in hours, $2 batch rows, $3 relay name (null: no relay).
 const PURGE_BATCH = sql(
@@ -49,11 +48,14 @@ export async function purgeEvents(
   const batches_max = options.batches_max ?? EVENTS_PURGE_BATCHES_MAX;
   let purged = 0;
   for (let batches = 1; batches <= batches_max; batches++) {
-    const deleted = await runner.run(SWEEPER, async (tx) => {
-      await tx.query(DECLARE_TASK, [EVENTS_PURGE_TASK]);
-      const [row] = await tx.query<{ purged: number }>(PURGE_BATCH, [options.retention_hours, batch_rows, options.relay_name ?? null]);
-      return row.purged;
-    });
+    const deleted = await runner.run(
+      SWEEPER,
+      async (tx) => {
+        const [row] = await tx.query<{ purged: number }>(PURGE_BATCH, [options.retention_hours, batch_rows, options.relay_name ?? null]);
+        return row.purged;
+      },
+      { maintenance_task: EVENTS_PURGE_TASK },
+    );
     purged += deleted;
     if (deleted < batch_rows) return { purged, batches, complete: true };
   }

@@ -3,7 +3,7 @@
  * point. Single rows through the ORM; balances are never written here.
  */
 import { LockMode, sql as ormSql } from '@mikro-orm/core';
-import { sqlState, violatedConstraint, type TransactionRunner } from '../db/transaction.js';
+import { sql, type TransactionRunner } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { AlreadyExistsError, NotFoundError } from '../shared/errors.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
@@ -14,7 +14,19 @@ import { decodePageToken, pageOf, type PageScope } from '../shared/page-token.js
 import { microsFromInstant } from '../shared/time.js';
 import { ITEM_COLUMNS, toItem, type ItemRow } from './rows.js';
 
-const UNIQUE_VIOLATION = '23505';
+/**
+ * A product id is unique per tenant: a taken one inserts nothing and returns
+ * no row, which is the ALREADY_EXISTS answer. Decided by what the statement
+ * returned, not by a constraint name in an error, which a distributed engine
+ * (Citus names the shard) does not carry through.
+ */
+const CREATE_ITEM = sql(
+  'inventory_create_item',
+  `insert into inventory_items as i (tenant_id, product_id, sku, name, reorder_point)
+   values ($1, $2, $3, $4, $5)
+   on conflict (tenant_id, product_id) do nothing
+   returning ${ITEM_COLUMNS}`,
+);
 
 export interface NewItem {
   readonly product_id: string;
@@ -50,17 +62,9 @@ export class Catalog {
   createItem(context: CallContext, input: NewItem, idempotency_key: string | undefined): Promise<ItemView> {
     return this.runner.run(context, (tx) =>
       this.idempotency.run(tx, { method: inventoryMethod('CreateItem'), key: idempotency_key, input }, async () => {
-        const entity = tx.em.create(InventoryItem, { tenant_id: tx.caller.tenant_id, ...input });
-        try {
-          await tx.em.flush();
-        } catch (error) {
-          // Unique per tenant: another tenant's product ids never collide with ours.
-          if (sqlState(error) === UNIQUE_VIOLATION && violatedConstraint(error) === 'inventory_items_product_unique') {
-            throw new AlreadyExistsError('product', input.product_id);
-          }
-          throw error;
-        }
-        return view(entity);
+        const [row] = await tx.query<ItemRow>(CREATE_ITEM, [tx.caller.tenant_id, input.product_id, input.sku, input.name, String(input.reorder_point)]);
+        if (row === undefined) throw new AlreadyExistsError('product', input.product_id);
+        return toItem(row);
       }),
     );
   }

@@ -7,7 +7,7 @@
  * (src/db/lock-order.ts): items in id order, then their lines, then (for a
  * new line) the reference.
  */
-import { sqlState, violatedConstraint, type TransactionRunner, type Tx } from '../db/transaction.js';
+import { sqlState, type TransactionRunner, type Tx } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { assert, FailedPreconditionError, InsufficientStockError, NotFoundError, type Shortage } from '../shared/errors.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
@@ -100,7 +100,24 @@ async function exceeded(tx: Tx, reference: string, merged: readonly OrderLine[],
 }
 
 const CHECK_VIOLATION = '23514';
-const PRODUCT_LIMIT = 'inventory_reservations_products_per_reference';
+// What Citus answers when it relays a worker's error through the coordinator.
+const INTERNAL_ERROR = 'XX000';
+
+/**
+ * The count of products the reference would hold, when `error` is the
+ * product-limit refusal of a reserve write: the write's only check that
+ * input can fail (its items are locked and their stock checked first),
+ * raised by the limit's trigger (migration 0004c) with the count as its
+ * detail. Decided by the statement and the error's class, not by the
+ * constraint's name, which a distributed engine does not relay (and may
+ * relay the class itself as XX000).
+ */
+function productLimitRefusal(error: unknown): string | undefined {
+  const state = sqlState(error);
+  if (state !== CHECK_VIOLATION && state !== INTERNAL_ERROR) return undefined;
+  const detail = (error as { detail?: unknown }).detail;
+  return typeof detail === 'string' && /^[0-9]+$/.test(detail) ? detail : undefined;
+}
 
 /**
  * Writes a reserve, refusing it when the reference would hold too many
@@ -112,8 +129,8 @@ async function withinProductLimit(reference: string, write: () => Promise<LineRo
   try {
     return await write();
   } catch (error) {
-    if (sqlState(error) !== CHECK_VIOLATION || violatedConstraint(error) !== PRODUCT_LIMIT) throw error;
-    const products = String((error as { detail?: unknown }).detail ?? '');
+    const products = productLimitRefusal(error);
+    if (products === undefined) throw error;
     throw new FailedPreconditionError(
       `reference "${reference}" would hold ${products} products; at most ${LIMITS.products_per_reference} are allowed`,
       'RESERVATION_PRODUCT_LIMIT_EXCEEDED',

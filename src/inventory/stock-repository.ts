@@ -103,6 +103,13 @@ function itemAfter(on_hand: string, reserved: string): string {
 
 const LINE_COLUMNS = `l.item_id, l.held, l.committed, l.released, l.expired, l.expires_at, l.created_at as line_created_at, l.updated_at as line_updated_at`;
 
+/*
+ * Non-immutable functions (now()) appear only in an insert's list and in
+ * plain SELECTs, never in ON CONFLICT ... DO UPDATE or RETURNING (which a
+ * distributed engine such as Citus refuses there): the update takes
+ * excluded.updated_at, the new row's default (now()), instead.
+ */
+
 /**
  * The expire time a Reserve gives its lines: none, or now + $5 ms. The
  * latest Reserve of a line sets it (ON CONFLICT ... expires_at =
@@ -127,7 +134,7 @@ const applyReserve = (name: string, expiring: boolean) => sql(
      insert into inventory_reservations as h (tenant_id, reference, item_id, held, expires_at)
      select $1, $4, r.item_id, r.quantity, ${expiry(expiring)} from request r
      on conflict (tenant_id, reference, item_id) do update
-       set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = now()
+       set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = excluded.updated_at
      returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at
    )
    select ${itemAfter('c.on_hand', 'c.reserved + c.quantity')}, ${LINE_COLUMNS}
@@ -156,7 +163,7 @@ const reserveOne = (name: string, expiring: boolean) => sql(
      insert into inventory_reservations as h (tenant_id, reference, item_id, held, expires_at)
      select $1, $4, c.id, $3::bigint, ${expiry(expiring)} from c
      on conflict (tenant_id, reference, item_id) do update
-       set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = now()
+       set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = excluded.updated_at
      returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at
    )
    select ${itemAfter('c.on_hand', 'c.reserved + $3::bigint')}, ${LINE_COLUMNS}

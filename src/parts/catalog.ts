@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
-import { sql, sqlState, violatedConstraint, type TransactionRunner, type Tx } from '../db/transaction.js';
+import { sql, sqlState, type TransactionRunner, type Tx } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { Decimal } from '../shared/decimal.js';
 import { AlreadyExistsError, FailedPreconditionError } from '../shared/errors.js';
@@ -18,6 +18,24 @@ import { decodePageToken, pageOf, type PageScope } from '../shared/page-token.js
 import { micros } from './rows.js';
 
 const UNIQUE_VIOLATION = '23505';
+
+// Names are unique per tenant: a taken one inserts nothing and returns no
+// row, the ALREADY_EXISTS answer (see flushRenamed for updates).
+const CREATE_PART = sql(
+  'parts_create_part',
+  `insert into parts (tenant_id, id, part_number, name, description, make, category, component, last_price, created_at, updated_at)
+   values ($1, $2, $3, $4, $5, $6, $7, $8, $9::numeric, $10, $10)
+   on conflict (tenant_id, part_number) do nothing
+   returning id`,
+);
+
+const CREATE_LOCATION = sql(
+  'parts_create_location',
+  `insert into locations (tenant_id, id, site, name, description, created_at, updated_at)
+   values ($1, $2, $3, $4, $5, $6, $6)
+   on conflict (tenant_id, site, name) do nothing
+   returning id`,
+);
 const FOREIGN_KEY_VIOLATION = '23503';
 
 export interface PartFilter {
@@ -120,15 +138,12 @@ export class Catalog {
     return this.runner.run(context, (tx) =>
       this.idempotency.run(tx, { method: partsMethod('CreatePart'), key: idempotency_key, input: fields }, async () => {
         const now = new Date();
-        const record = tx.em.create(PartEntity, {
-          ...fields,
-          tenant_id: tx.caller.tenant_id,
-          id: randomUUID(),
-          last_price: price(fields.last_price),
-          created_at: now,
-          updated_at: now,
-        });
-        await flushCatalog(tx, fields.part_number);
+        const record = { ...fields, id: randomUUID(), last_price: price(fields.last_price), created_at: now, updated_at: now };
+        const [created] = await tx.query(CREATE_PART, [
+          tx.caller.tenant_id, record.id, record.part_number, record.name, record.description, record.make,
+          record.category, record.component, record.last_price, now,
+        ]);
+        if (created === undefined) throw new AlreadyExistsError('part', fields.part_number);
         return partView(record);
       }),
     );
@@ -146,7 +161,7 @@ export class Catalog {
         Object.assign(record, text_fields);
         if (last_price !== undefined) record.last_price = price(last_price);
         record.updated_at = new Date();
-        await flushCatalog(tx, record.part_number);
+        await flushRenamed(tx, () => new AlreadyExistsError('part', record.part_number));
         return partView(record);
       }),
     );
@@ -208,8 +223,9 @@ export class Catalog {
     return this.runner.run(context, (tx) =>
       this.idempotency.run(tx, { method: partsMethod('CreateLocation'), key: idempotency_key, input: fields }, async () => {
         const now = new Date();
-        const record = tx.em.create(LocationEntity, { ...fields, tenant_id: tx.caller.tenant_id, id: randomUUID(), created_at: now, updated_at: now });
-        await flushLocation(tx, fields);
+        const record = { ...fields, id: randomUUID(), created_at: now, updated_at: now };
+        const [created] = await tx.query(CREATE_LOCATION, [tx.caller.tenant_id, record.id, record.site, record.name, record.description, now]);
+        if (created === undefined) throw new AlreadyExistsError('location', `${fields.site}/${fields.name}`);
         return locationView(record);
       }),
     );
@@ -225,7 +241,7 @@ export class Catalog {
         const record = await this.findLocation(tx, location_id, 'location.id', LockMode.PESSIMISTIC_WRITE);
         Object.assign(record, changes);
         record.updated_at = new Date();
-        await flushLocation(tx, record);
+        await flushRenamed(tx, () => new AlreadyExistsError('location', `${record.site}/${record.name}`));
         return locationView(record);
       }),
     );
@@ -275,25 +291,19 @@ function partHasHistory(part_number: string): FailedPreconditionError {
   );
 }
 
-/** Unique per tenant: another tenant's part numbers never collide with ours. */
-async function flushCatalog(tx: Tx, part_number: string): Promise<void> {
+/**
+ * Writes a changed part or location. The update changes one row whose key
+ * stays, so the one unique key it can collide with is its name's (part
+ * number; site and name): a unique violation of this statement means the
+ * name is taken. Decided by what the statement did, not by a constraint
+ * name in the error, which a distributed engine (Citus names the shard)
+ * does not carry through.
+ */
+async function flushRenamed(tx: Tx, taken: () => AlreadyExistsError): Promise<void> {
   try {
     await tx.em.flush();
   } catch (error) {
-    if (sqlState(error) === UNIQUE_VIOLATION && violatedConstraint(error) === 'parts_part_number_unique') {
-      throw new AlreadyExistsError('part', part_number);
-    }
-    throw error;
-  }
-}
-
-async function flushLocation(tx: Tx, location: LocationFields): Promise<void> {
-  try {
-    await tx.em.flush();
-  } catch (error) {
-    if (sqlState(error) === UNIQUE_VIOLATION && violatedConstraint(error) === 'locations_site_name_unique') {
-      throw new AlreadyExistsError('location', `${location.site}/${location.name}`);
-    }
+    if (sqlState(error) === UNIQUE_VIOLATION) throw taken();
     throw error;
   }
 }

@@ -20,7 +20,7 @@ const SET_REORDER_POINT = sql(
      insert into part_balances as b (tenant_id, part_id, location_id, reorder_point)
      select $1::text, part.id, place.id, $4::numeric from part, place
      on conflict (tenant_id, part_id, location_id)
-       do update set reorder_point = excluded.reorder_point, updated_at = now()
+       do update set reorder_point = excluded.reorder_point, updated_at = excluded.updated_at
      returning b.qty_on_hand::text, b.reorder_point::text
    )
    select exists (select 1 from part) as part_found, exists (select 1 from place) as location_found, balance.*

@@ -17,7 +17,7 @@
  * holds its balance, so layers are read under it without locks of their own.
  */
 import { sql } from '../db/transaction.js';
-import { batchColumns, fromMicros, micros } from './rows.js';
+import { fromMicros, micros } from './rows.js';
 
 /**
  * Locks the balance if `qty` of it is free (on hand less what work orders
@@ -54,7 +54,7 @@ export const CREDIT_BALANCE = sql(
    balance as (
      insert into part_balances as b (tenant_id, part_id, location_id)
      select $1::text, part.id, place.id from part, place
-     on conflict (tenant_id, part_id, location_id) do update set updated_at = now()
+     on conflict (tenant_id, part_id, location_id) do update set updated_at = excluded.updated_at
      returning b.qty_on_hand, b.qty_reserved
    )
    select part.part_number, part.last_price, place.site, place.name as location_name, balance.qty_on_hand + $4::numeric as qty_on_hand,
@@ -167,13 +167,15 @@ export const CHANGE_LAYERS = sql(
  * receipt also sets the part's last price.
  * $1 tenant, $2 part, $3 location, $4 qty, $5 unit cost, $6 received µs (null: now),
  * $7 receipt id, $8 type, $9 reason, $10 created by, $11 update last price.
+ * The layer's times are converted to microseconds in the outer SELECT, not
+ * in RETURNING (extract() is not immutable; Citus refuses it there).
  */
 export const NEW_LAYER = sql(
   'parts_new_layer',
   `with layer as (
      insert into part_batches as nb (tenant_id, part_id, location_id, qty_received, unit_cost, received_at, receipt_id)
      values ($1, $2, $3, $4::numeric, $5::numeric, coalesce(${fromMicros('$6')}, now()), $7::text)
-     returning ${batchColumns('nb')}
+     returning nb.*
    ),
    movement as (
      insert into part_movements (tenant_id, type, part_id, location_id, batch_id, to_location_id, qty_delta, unit_cost, receipt_id, reason, created_by)
@@ -186,7 +188,8 @@ export const NEW_LAYER = sql(
      where $11::boolean and tenant_id = $1 and id = $2
    )
    select layer.id, layer.part_id, layer.location_id, layer.qty_received as qty_on_hand, layer.qty_received, layer.unit_cost,
-          layer.received_us, layer.receipt_id, layer.source_batch_id, layer.created_us, movement.public_id::text as movement_id
+          ${micros('layer.received_at')} as received_us, layer.receipt_id, layer.source_batch_id,
+          ${micros('layer.created_at')} as created_us, movement.public_id::text as movement_id
    from layer, movement`,
 );
 

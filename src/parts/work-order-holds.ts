@@ -87,7 +87,7 @@ const RESERVE = sql(
      insert into part_work_order_holds as h (tenant_id, work_order_id, part_id, location_id, qty_held, expires_at)
      select $1, $2, b.part_id, b.location_id, $5::numeric, now() + $6::bigint * interval '1 millisecond' from b
      on conflict (tenant_id, work_order_id, part_id, location_id) do update
-       set qty_held = h.qty_held + excluded.qty_held, expires_at = excluded.expires_at, updated_at = now()
+       set qty_held = h.qty_held + excluded.qty_held, expires_at = excluded.expires_at, updated_at = excluded.updated_at
      returning h.*
    )
    select ${HOLD_COLUMNS}, b.qty_on_hand, b.qty_reserved + $5::numeric as qty_reserved

@@ -31,8 +31,6 @@ export interface SweepLimits {
   readonly batches_per_tenant_max: number;
 }
 
-const DECLARE = sql('hold_expiry_declare_sweep', `select set_config('stockroom.maintenance', $1, true)`);
-
 function tenantContext(tenant_id: string): CallContext {
   return { caller: { tenant_id, subject: 'stockroom:hold-expiry', roles: new Set() } };
 }
@@ -43,9 +41,8 @@ const MAINTENANCE: CallContext = tenantContext('');
 export async function sweepExpiredHolds(runner: TransactionRunner, tasks: readonly HoldExpiryTask[], limits: SweepLimits): Promise<Record<string, number>> {
   const released: Record<string, number> = {};
   for (const task of tasks) {
-    const tenants = await runner.run(MAINTENANCE, async (tx) => {
-      await tx.query(DECLARE, [HOLD_EXPIRY_TASK]);
-      return tx.query<{ tenant_id: string }>(task.due_tenants, [limits.batch_rows]);
+    const tenants = await runner.run(MAINTENANCE, (tx) => tx.query<{ tenant_id: string }>(task.due_tenants, [limits.batch_rows]), {
+      maintenance_task: HOLD_EXPIRY_TASK,
     });
     released[task.name] = 0;
     for (const { tenant_id } of tenants) {

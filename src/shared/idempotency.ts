@@ -7,6 +7,8 @@
  * the same key blocks on the first one's uncommitted row until that commits,
  * then reads its response. Two concurrent calls therefore run the operation
  * once. A key is scoped to tenant and method; an expired key is reclaimed.
+ * The reclaim compares with excluded.created_at (the new row's default,
+ * now()), not now() itself, which Citus refuses in ON CONFLICT ... DO UPDATE.
  */
 import { createHash } from 'node:crypto';
 import { IDEMPOTENCY_PURGE_TASK } from '../db/migrations/Migration0005IdempotencyPurge.js';
@@ -23,8 +25,8 @@ const CLAIM = sql(
    values ($1, $2, $3, $4, now() + make_interval(hours => $5))
    on conflict (tenant_id, method, idempotency_key) do update
      set request_hash = excluded.request_hash, response = null,
-         created_at = now(), expires_at = excluded.expires_at
-     where idempotency_keys.expires_at <= now()
+         created_at = excluded.created_at, expires_at = excluded.expires_at
+     where idempotency_keys.expires_at <= excluded.created_at
    returning 1 as claimed`,
 );
 
@@ -105,8 +107,6 @@ const WITHDRAW_MANY = sql(
    where k.tenant_id = $1 and k.method = $2 and k.idempotency_key = any($3::text[]) and k.response is null`,
 );
 
-const DECLARE_SWEEP = sql('idempotency_declare_sweep', `select set_config('stockroom.maintenance', $1, true)`);
-
 /** Rows one purge statement deletes: short enough for a small transaction, far under the statement timeout. */
 export const IDEMPOTENCY_PURGE_BATCH_ROWS = 1_000;
 /** Batches one sweep runs at most (a million rows); the next sweep continues. */
@@ -134,11 +134,14 @@ export async function purgeExpiredKeys(
 ): Promise<PurgeResult> {
   let purged = 0;
   for (let batches = 1; batches <= batches_max; batches++) {
-    const deleted = await runner.run(SWEEPER, async (tx) => {
-      await tx.query(DECLARE_SWEEP, [IDEMPOTENCY_PURGE_TASK]);
-      const [row] = await tx.query<{ purged: number }>(PURGE_BATCH, [batch_rows]);
-      return row.purged;
-    });
+    const deleted = await runner.run(
+      SWEEPER,
+      async (tx) => {
+        const [row] = await tx.query<{ purged: number }>(PURGE_BATCH, [batch_rows]);
+        return row.purged;
+      },
+      { maintenance_task: IDEMPOTENCY_PURGE_TASK },
+    );
     purged += deleted;
     if (deleted < batch_rows) return { purged, batches, complete: true };
   }

@@ -208,7 +208,7 @@ export async function expectError(promise: Promise<unknown>, schemas: readonly D
  * Runs SQL directly against the test database, bypassing the service, for
  * tests that inject faults or check what the database itself refuses.
  * With `as_app_role`, it runs as the service's role with the given tenant set;
- * `settings` are further transaction-local settings (set_config).
+ * `settings` are further transaction-local settings (SET LOCAL).
  */
 export async function rawQuery<Row = Record<string, unknown>>(
   text: string,
@@ -220,8 +220,9 @@ export async function rawQuery<Row = Record<string, unknown>>(
   try {
     await client.query('begin');
     if (options.as_app_role) await client.query(`set local role ${pg.escapeIdentifier(testRuntimeRole())}`);
-    if (options.tenant !== undefined) await client.query(`select set_config('stockroom.tenant_id', $1, true)`, [options.tenant]);
-    for (const [name, value] of Object.entries(options.settings ?? {})) await client.query(`select set_config($1, $2, true)`, [name, value]);
+    // SET LOCAL, as the service does (transaction.ts): Citus carries it to the workers.
+    const settings = { ...(options.tenant !== undefined ? { 'stockroom.tenant_id': options.tenant } : {}), ...options.settings };
+    for (const [name, value] of Object.entries(settings)) await client.query(`set local ${name} = ${pg.escapeLiteral(value)}`);
     const result = await client.query(text, params);
     await client.query('commit');
     return result.rows as Row[];
