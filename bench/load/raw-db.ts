@@ -104,7 +104,7 @@ export class RawDb {
     return this.transaction(tenant, false, async (run) => {
       if (lines.length === 1) {
         const [line] = lines;
-        const written = await run(RESERVE_ONE, [tenant, line.product_id, String(line.quantity), reference]);
+        const written = await run(RESERVE_ONE, [tenant, line.product_id, String(line.quantity), reference, null]);
         if (written.length === 1) return;
       }
       const items = await run<ItemRow>(LOCK_ITEMS_BY_PRODUCT, [tenant, lines.map((line) => line.product_id)]);

@@ -144,33 +144,21 @@ export const APPLY_RESERVE = applyReserve('inventory_apply_reserve', false);
 const APPLY_RESERVE_EXPIRING = applyReserve('inventory_apply_reserve_expiring', true);
 
 /**
- * Reserve of a single product in one statement: the SELECT takes the row
- * lock and re-checks availability on the last committed row after any
- * wait, and the hold is written in the same statement (its trigger adds it
- * to reserved). A flash sale's hot row is thus held for one statement and
- * the commit. No row back: the product is
- * unknown or short (the caller then takes the general path, which names why
- * under the lock). With one row, lock order cannot matter.
- * $2 product, $3 quantity, $4 reference, $5 lifetime in ms (expiring only).
+ * Reserve of a single product in one round trip, by the function of
+ * migration 0009a: it locks the item if it has the units (the lock re-checks
+ * availability on the last committed row after any wait) and writes the
+ * hold (its trigger adds it to reserved). A flash sale's hot row is thus
+ * held for one call and the commit. No row back: the product is unknown or
+ * short (the caller then takes the general path, which names why under the
+ * lock). With one row, lock order cannot matter. A function, not one
+ * statement with data-modifying CTEs, so that Citus runs it whole on the
+ * tenant's node (one step) instead of through the coordinator.
+ * $2 product, $3 quantity, $4 reference, $5 lifetime in ms (null: none).
  */
-const reserveOne = (name: string, expiring: boolean) => sql(
-  name,
-  `with c as (
-     select ${ITEM_COLUMNS} from inventory_items i
-     where i.tenant_id = $1 and i.product_id = $2 and i.on_hand - i.reserved >= $3::bigint
-     for update
-   ), l as (
-     insert into inventory_reservations as h (tenant_id, reference, item_id, held, expires_at)
-     select $1, $4, c.id, $3::bigint, ${expiry(expiring)} from c
-     on conflict (tenant_id, reference, item_id) do update
-       set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = excluded.updated_at
-     returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at
-   )
-   select ${itemAfter('c.on_hand', 'c.reserved + $3::bigint')}, ${LINE_COLUMNS}
-   from c join l on l.item_id = c.id`,
+export const RESERVE_ONE = sql(
+  'inventory_reserve_one',
+  `select * from stockroom_tenant_reserve_one($1, $2, $3::bigint, $4, $5::bigint)`,
 );
-export const RESERVE_ONE = reserveOne('inventory_reserve_one', false);
-const RESERVE_ONE_EXPIRING = reserveOne('inventory_reserve_one_expiring', true);
 
 /**
  * The holds of a coalesced batch of Reserves (src/inventory/reserve-batch.ts)
@@ -325,8 +313,7 @@ export const stockRepository = {
 
   /** Reserves one product if it has the units (see RESERVE_ONE); undefined if unknown or short. */
   async reserveOne(tx: Tx, reference: string, line: { product_id: string; quantity: bigint }, ttl_ms?: number): Promise<LineRow | undefined> {
-    const params = [tx.caller.tenant_id, line.product_id, String(line.quantity), reference];
-    const [row] = await (ttl_ms === undefined ? tx.query<LineRow>(RESERVE_ONE, params) : tx.query<LineRow>(RESERVE_ONE_EXPIRING, [...params, ttl_ms]));
+    const [row] = await tx.query<LineRow>(RESERVE_ONE, [tx.caller.tenant_id, line.product_id, String(line.quantity), reference, ttl_ms ?? null]);
     return row;
   },
 

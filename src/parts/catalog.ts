@@ -58,7 +58,7 @@ const PART_HISTORY = sql(
 const DELETE_EMPTY_BALANCES = sql(
   'parts_delete_empty_balances',
   `delete from part_balances b where b.tenant_id = $1 and b.part_id = $2 and b.qty_on_hand = 0
-     and not exists (select 1 from part_batches pb where pb.tenant_id = b.tenant_id and pb.part_id = b.part_id and pb.location_id = b.location_id)`,
+     and not exists (select 1 from part_batches pb where pb.tenant_id = $1 and pb.part_id = b.part_id and pb.location_id = b.location_id)`,
 );
 
 interface PartRow {

@@ -100,7 +100,7 @@ const ORPHANED_MOVEMENTS = `
   select m.part_id, m.location_id, m.batch_id, m.public_id::text, m.work_order_id, format('%s movement without its work-order line', m.type)
   from part_movements m
   where m.tenant_id = $1 and m.type in ('ISSUE', 'RETURN')
-    and not exists (select 1 from work_order_lines w where w.tenant_id = m.tenant_id and w.movement_id = m.id)
+    and not exists (select 1 from work_order_lines w where w.tenant_id = $1 and w.movement_id = m.id)
   union all
   select w.part_id, w.location_id, w.batch_id, m.public_id::text, w.work_order_id,
          format('work-order line %s disagrees with its movement', w.public_id)

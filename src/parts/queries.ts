@@ -169,7 +169,8 @@ export class StockQueries {
            cross join lateral (
              select sum(pb.qty_on_hand * pb.unit_cost) as value, count(*)::int as open_batches
              from part_batches pb
-             where pb.tenant_id = b.tenant_id and pb.part_id = b.part_id and pb.location_id = b.location_id and pb.qty_on_hand > 0
+             -- $1, not b.tenant_id: a distributed engine prunes a subquery to one shard only by its own tenant filter.
+             where pb.tenant_id = $1 and pb.part_id = b.part_id and pb.location_id = b.location_id and pb.qty_on_hand > 0
            ) v
            where ${where.join(' and ')}
            order by p.part_number, l.site, l.name

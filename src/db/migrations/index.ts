@@ -19,6 +19,7 @@ import { Migration0004dNewBalanceNotBackInStock } from './Migration0004dNewBalan
 import { Migration0012WorkOrderHoldCommitEvents } from './Migration0012WorkOrderHoldCommitEvents.js';
 import { Migration0008LedgerPositions } from './Migration0008LedgerPositions.js';
 import { Migration0008bPublicIds } from './Migration0008bPublicIds.js';
+import { Migration0009aReserveOne } from './Migration0009aReserveOne.js';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: '0001_foundation', class: Migration0001Foundation },
@@ -38,4 +39,5 @@ export const MIGRATIONS: MigrationObject[] = [
   // Issue 10's range; after 0012, which databases may already have run.
   { name: '0008_ledger_positions', class: Migration0008LedgerPositions },
   { name: '0008b_public_ids', class: Migration0008bPublicIds },
+  { name: '0009a_reserve_one', class: Migration0009aReserveOne },
 ];
