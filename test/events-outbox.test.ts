@@ -153,7 +153,7 @@ describe('outbox', () => {
     try {
       await slow.query('begin');
       await slow.query(`set local role ${pg.escapeIdentifier(testRuntimeRole())}`);
-      await slow.query(`select set_config('stockroom.tenant_id', $1, true), set_config('stockroom.caller', 'slow', true)`, [t.name]);
+      await slow.query(`set local stockroom.tenant_id = ${pg.escapeLiteral(t.name)}; set local stockroom.caller = 'slow'`);
       await slow.query(`update inventory_items set reorder_point = 7 where product_id = 'LATE'`);
       await t.inventory('RecordInbound', { productId: 'EARLY', quantity: 5 });
       // The inbound has committed, but an event before it (the open writer's) may still come: not listed yet.

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { connectionConfig } from '../src/db/session.js';
 import { InsufficientStockDetailSchema, ReservationExceededDetailSchema } from '../gen/stockroom/inventory/v1/error_details_pb.js';
-import { call, errorDetails, rawQuery, startStockroom, testDatabaseUrl, uniqueTenant, type DecodedError, type TestStockroom } from './support/harness.js';
+import { call, deadlocksDetected, errorDetails, rawQuery, startStockroom, testDatabaseUrl, uniqueTenant, type DecodedError, type TestStockroom } from './support/harness.js';
 
 const SERVICE = 'stockroom.inventory.v1.InventoryService';
 const DETAIL_SCHEMAS = [InsufficientStockDetailSchema, ReservationExceededDetailSchema];
@@ -77,8 +77,7 @@ async function checkLedgerInvariants(tenant_name: string) {
 async function deadlocksSoFar(): Promise<number> {
   // Statistics are flushed by backends when idle; give them a moment, then read fresh.
   await sleep(1_200);
-  const [row] = await rawQuery<{ deadlocks: string }>(`select pg_stat_clear_snapshot(), deadlocks from pg_stat_database where datname = current_database()`);
-  return Number(row.deadlocks);
+  return deadlocksDetected();
 }
 
 test('60 concurrent Reserve calls for the last 10 units: exactly 10 succeed, 50 get INSUFFICIENT_STOCK with the numbers', async () => {

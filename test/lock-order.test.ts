@@ -31,7 +31,7 @@ async function openTransaction(tenant: string, as_service = true) {
   await client.connect();
   await client.query('begin');
   if (as_service) await client.query(`set local role ${pg.escapeIdentifier(testRuntimeRole())}`);
-  await client.query(`select set_config('stockroom.tenant_id', $1, true)`, [tenant]);
+  await client.query(`set local stockroom.tenant_id = ${pg.escapeLiteral(tenant)}`);
   return {
     query: (text: string, params: unknown[] = []) => client.query(text, params),
     async end(outcome: 'commit' | 'rollback') {

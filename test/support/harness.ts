@@ -234,6 +234,33 @@ export async function rawQuery<Row = Record<string, unknown>>(
   }
 }
 
+/**
+ * Deadlocks PostgreSQL has detected in the run's database so far. On Citus
+ * the row locks are taken on the workers, so their counts are the ones that
+ * tell (the coordinator's is added too).
+ */
+export async function deadlocksDetected(): Promise<number> {
+  const read = `select pg_stat_clear_snapshot(), deadlocks from pg_stat_database where datname = current_database()`;
+  const [coordinator] = await rawQuery<{ deadlocks: string }>(read);
+  let total = Number(coordinator.deadlocks);
+  for (const worker of citusWorkerUrls()) {
+    const client = new pg.Client(connectionConfig(worker));
+    await client.connect();
+    try {
+      total += Number((await client.query<{ deadlocks: string }>(read)).rows[0].deadlocks);
+    } finally {
+      await client.end();
+    }
+  }
+  return total;
+}
+
+/** The run database's URLs on the Citus workers (global-setup.mjs); none on plain PostgreSQL. */
+export function citusWorkerUrls(): string[] {
+  const workers = process.env.STOCKROOM_TEST_CITUS_WORKERS;
+  return workers ? (JSON.parse(workers) as string[]) : [];
+}
+
 /** Calls of one service as one caller: `(method, request) => response`. */
 export type TenantCall = (method: string, request: object) => Promise<any>;
 
