@@ -9,7 +9,7 @@ import { Migration } from '@mikro-orm/migrations';
  * INSERT inside a CTE to one shard: it split the statement into steps
  * through the coordinator (4.5× the latency of plain tables). A function
  * whose first argument is the tenant is what Citus can delegate whole to the
- * node holding that tenant (migration 0009b distributes every
+ * node holding that tenant (migration 0009c distributes every
  * stockroom_tenant_* function co-located with the tables, with
  * force_delegation, so it is delegated inside a transaction too); there its
  * two statements run on local shards. On plain PostgreSQL it is the same

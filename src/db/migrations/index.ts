@@ -20,7 +20,8 @@ import { Migration0012WorkOrderHoldCommitEvents } from './Migration0012WorkOrder
 import { Migration0008LedgerPositions } from './Migration0008LedgerPositions.js';
 import { Migration0008bPublicIds } from './Migration0008bPublicIds.js';
 import { Migration0009aReserveOne } from './Migration0009aReserveOne.js';
-import { Migration0009bDistribute } from './Migration0009bDistribute.js';
+import { Migration0009bShardSafeTriggers } from './Migration0009bShardSafeTriggers.js';
+import { Migration0009cDistribute } from './Migration0009cDistribute.js';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: '0001_foundation', class: Migration0001Foundation },
@@ -41,6 +42,7 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0008_ledger_positions', class: Migration0008LedgerPositions },
   { name: '0008b_public_ids', class: Migration0008bPublicIds },
   { name: '0009a_reserve_one', class: Migration0009aReserveOne },
+  { name: '0009b_shard_safe_triggers', class: Migration0009bShardSafeTriggers },
   // Distributes every table (and tenant function) when Citus is present; keep it after every migration that creates one.
-  { name: '0009b_distribute', class: Migration0009bDistribute },
+  { name: '0009c_distribute', class: Migration0009cDistribute },
 ];

@@ -24,8 +24,8 @@ import { Migration } from '@mikro-orm/migrations';
  * the shard's node, and touch only co-located shards of the same tenant, so
  * Citus runs their statements locally there (README, Running on Citus).
  */
-export class Migration0009bDistribute extends Migration {
-  override name = '0009b_distribute';
+export class Migration0009cDistribute extends Migration {
+  override name = '0009c_distribute';
 
   override up(): void {
     this.addSql(derivedColumnsGuardedByTrigger());
