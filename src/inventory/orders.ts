@@ -204,7 +204,7 @@ export class OrderFlow {
           }
         }
         if (shortages.length > 0) throw new InsufficientStockError(shortages, 'productId');
-        const rows = await withinProductLimit(input.reference, () => repository.applyReserve(tx, input.reference, inLockOrder(merged, items), input.ttl_ms));
+        const rows = await withinProductLimit(input.reference, () => repository.applyReserve(tx, input.reference, inLockOrder(merged, items), items.values(), input.ttl_ms));
         return orderResult(input.reference, inRequestOrder(merged, rows));
       }),
     );

@@ -122,24 +122,27 @@ function expiry(expiring: boolean): string {
 }
 
 // The items are locked (lockItemsByProduct); the holds' trigger adds to reserved.
+// One INSERT ... SELECT from the locked items, with no CTE: Citus runs it on
+// the tenant's shard in one step (an INSERT inside a CTE it never does). The
+// items after the change are the locked rows plus the quantities (reservedAfter).
 // $2 item ids, $3 quantities (both in lock order), $4 reference, $5 lifetime in ms (expiring only).
 const applyReserve = (name: string, expiring: boolean) => sql(
   name,
-  `with request as (
-     select * from unnest($2::uuid[], $3::bigint[]) as u(item_id, quantity)
-   ), c as (
-     select ${ITEM_COLUMNS}, r.quantity from inventory_items i join request r on r.item_id = i.id
-     where i.tenant_id = $1
-   ), l as (
-     insert into inventory_reservations as h (tenant_id, reference, item_id, held, expires_at)
-     select $1, $4, r.item_id, r.quantity, ${expiry(expiring)} from request r
-     on conflict (tenant_id, reference, item_id) do update
-       set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = excluded.updated_at
-     returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, h.updated_at
-   )
-   select ${itemAfter('c.on_hand', 'c.reserved + c.quantity')}, ${LINE_COLUMNS}
-   from c join l on l.item_id = c.id`,
+  `insert into inventory_reservations as h (tenant_id, reference, item_id, held, expires_at)
+   select i.tenant_id, $4, i.id, r.quantity, ${expiry(expiring)}
+   from inventory_items i join unnest($2::uuid[], $3::bigint[]) with ordinality as r(item_id, quantity, ord) on r.item_id = i.id
+   where i.tenant_id = $1
+   order by r.ord
+   on conflict (tenant_id, reference, item_id) do update
+     set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = excluded.updated_at
+   returning h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at as line_created_at, h.updated_at as line_updated_at`,
 );
+
+/** A locked item as the holds' trigger leaves it after adding `quantity` to reserved, with its written line. */
+function reservedAfter(item: ItemRow, quantity: bigint, line: HoldRow): LineRow {
+  return { ...item, reserved: String(BigInt(item.reserved) + quantity), updated_at: line.line_updated_at, ...line };
+}
+
 export const APPLY_RESERVE = applyReserve('inventory_apply_reserve', false);
 const APPLY_RESERVE_EXPIRING = applyReserve('inventory_apply_reserve_expiring', true);
 
@@ -328,10 +331,13 @@ export const stockRepository = {
     ]);
   },
 
-  /** ttl_ms: the lines' lifetime; undefined, they never expire. */
-  applyReserve(tx: Tx, reference: string, change: ItemQuantities, ttl_ms?: number): Promise<LineRow[]> {
+  /** `locked`: the change's items as locked (lockItemsByProduct); ttl_ms: the lines' lifetime; undefined, they never expire. */
+  async applyReserve(tx: Tx, reference: string, change: ItemQuantities, locked: Iterable<ItemRow>, ttl_ms?: number): Promise<LineRow[]> {
     const params = [tx.caller.tenant_id, change.item_ids, quantities(change), reference];
-    return ttl_ms === undefined ? tx.query(APPLY_RESERVE, params) : tx.query(APPLY_RESERVE_EXPIRING, [...params, ttl_ms]);
+    const lines = await (ttl_ms === undefined ? tx.query<HoldRow>(APPLY_RESERVE, params) : tx.query<HoldRow>(APPLY_RESERVE_EXPIRING, [...params, ttl_ms]));
+    const items = new Map([...locked].map((item) => [item.id, item]));
+    const quantity_by_item = new Map(change.item_ids.map((id, index) => [id, change.quantities[index]]));
+    return lines.map((line) => reservedAfter(items.get(line.item_id)!, quantity_by_item.get(line.item_id)!, line));
   },
 
   /** Returns one row per line that the reference held enough for; fewer rows mean refuse (and roll back). */
