@@ -258,7 +258,7 @@ export class OrderFlow {
       this.idempotency.run(tx, { method: inventoryMethod('CommitOutbound'), key: idempotency_key, input }, async () => {
         const merged = mergeLines(input.lines);
         const items = await lockLines(tx, input.lines, merged);
-        const written = await repository.applyCommit(tx, input.reference, input.notes, inLockOrder(merged, items));
+        const written = await repository.applyCommit(tx, input.reference, input.notes, inLockOrder(merged, items), items.values());
         if (written.length < merged.length) throw await exceeded(tx, input.reference, merged, items, written);
         tx.count('stock_movements', INVENTORY_SERVICE_NAME, 'OUTBOUND', written.length);
         const rows = inRequestOrder<CommitRow>(merged, written);

@@ -29,6 +29,8 @@ import { LIMITS } from './limits.js';
 import type { MovementType } from './model.js';
 import { ITEM_COLUMNS, type HoldRow, type ItemRow, type MovementRow } from './rows.js';
 
+type Text = string | number | bigint;
+
 /** True when the line's expire time has passed (its held units are expired). */
 export const LAPSED = `coalesce(r.expires_at <= now(), false) as lapsed`;
 
@@ -208,7 +210,10 @@ const APPLY_RELEASE = sql(
 
 // The OUTBOUND movement is the commit: its trigger moves the hold to
 // committed and takes the units off on_hand and reserved. A lapsed line is
-// not committed (expired from its expire time on, swept or not).
+// not committed (expired from its expire time on, swept or not). The items
+// after are the locked rows less what moved (committedAfter), not read back
+// in the statement: Citus runs the insert as a step before the rest, which
+// would then see the trigger's change and count it twice.
 // $5 notes, $6 author of the movements.
 export const APPLY_COMMIT = sql(
   'inventory_apply_commit',
@@ -227,13 +232,11 @@ export const APPLY_COMMIT = sql(
      select h.item_id, h.held - h.moved as held, h.committed + h.moved as committed, h.released, h.expired, h.expires_at,
             h.created_at, now() as updated_at, h.moved
      from h
-   ), c as (
-     select ${ITEM_COLUMNS} from inventory_items i where i.tenant_id = $1 and i.id = any($2::uuid[])
    )
-   select ${itemAfter('m.on_hand_after', 'c.reserved - l.moved')}, ${LINE_COLUMNS},
+   select ${LINE_COLUMNS}, l.moved,
      m.id as movement_id, m.public_id, m.xid::text as xid, m.type, m.quantity, m.on_hand_after, m.reference, m.notes, m.created_by,
      m.created_at as movement_created_at
-   from c join l on l.item_id = c.id join m on m.item_id = c.id`,
+   from l join m on m.item_id = l.item_id`,
 );
 
 // The movement's trigger applies it to on_hand and fills on_hand_after.
@@ -345,9 +348,15 @@ export const stockRepository = {
     return tx.query(APPLY_RELEASE, [tx.caller.tenant_id, change.item_ids, quantities(change), reference]);
   },
 
-  /** As applyRelease, and writes one OUTBOUND movement per line. */
-  applyCommit(tx: Tx, reference: string, notes: string, change: ItemQuantities): Promise<CommitRow[]> {
-    return tx.query(APPLY_COMMIT, [tx.caller.tenant_id, change.item_ids, quantities(change), reference, notes, tx.caller.subject]);
+  /** As applyRelease, and writes one OUTBOUND movement per line; `locked`: the change's items as locked. */
+  async applyCommit(tx: Tx, reference: string, notes: string, change: ItemQuantities, locked: Iterable<ItemRow>): Promise<CommitRow[]> {
+    type Written = Omit<CommitRow, keyof ItemRow> & { moved: Text };
+    const written = await tx.query<Written>(APPLY_COMMIT, [tx.caller.tenant_id, change.item_ids, quantities(change), reference, notes, tx.caller.subject]);
+    const items = new Map([...locked].map((item) => [item.id, item]));
+    return written.map(({ moved, ...row }) => {
+      const item = items.get(row.item_id)!;
+      return { ...item, on_hand: row.on_hand_after, reserved: String(BigInt(item.reserved) - BigInt(moved)), updated_at: row.line_updated_at, ...row };
+    });
   },
 
   /**
