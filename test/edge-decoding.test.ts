@@ -153,14 +153,21 @@ test('point 5: echoed input is capped everywhere (update-mask paths, ids, health
   ];
   const health = stockroom.grpcClient('grpc.health.v1.Health');
   attempts.push(call(health, 'check', { service: long }));
-  for (const attempt of attempts) {
-    let raw: grpc.ServiceError | undefined;
-    const error = await expectError(
-      attempt.catch((caught) => {
-        raw = caught;
-        throw caught;
-      }),
-    );
+  // Each refusal is caught as soon as it is asked for: the last may come back before the first is checked.
+  const outcomes = attempts.map((attempt) => {
+    const outcome: { raw?: grpc.ServiceError; error: Promise<Awaited<ReturnType<typeof expectError>>> } = {
+      error: expectError(
+        attempt.catch((caught) => {
+          outcome.raw = caught;
+          throw caught;
+        }),
+      ),
+    };
+    return outcome;
+  });
+  for (const outcome of outcomes) {
+    const error = await outcome.error;
+    const raw = outcome.raw;
     expect(grpc.status[error.code]).not.toBe('INTERNAL');
     expect(error.errorInfos).toHaveLength(1);
     expect(error.message.length).toBeLessThan(400);
