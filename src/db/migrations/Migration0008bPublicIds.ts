@@ -2,7 +2,7 @@ import { Migration } from '@mikro-orm/migrations';
 import { grantToRuntime, revokeFromRuntime } from './sql.js';
 
 /** Ledger tables whose bigint identity used to be their id on the wire. */
-const LEDGERS = ['inventory_movements', 'part_movements', 'work_order_lines'] as const;
+export const LEDGERS = ['inventory_movements', 'part_movements', 'work_order_lines'] as const;
 
 /**
  * Ids that leak nothing across tenants (issue 10, item 9). Movement and

@@ -15,7 +15,7 @@ import { ALERT_LEVEL } from './Migration0007Events.js';
  * tenant is not the selected row's column through the coordinator, which a
  * trigger may not ("cannot execute a distributed query from a query on a
  * shard"). Each of the two statements is a single-shard one. Same events
- * otherwise (migrations 0007, 0012).
+ * otherwise (migrations 0007, 0008b, 0012).
  */
 export class Migration0009bShardSafeTriggers extends Migration {
   override name = '0009b_shard_safe_triggers';
@@ -91,7 +91,7 @@ const INVENTORY_MOVEMENT_EVENT = `create or replace function stockroom_events_in
       from inventory_items i where i.tenant_id = new.tenant_id and i.id = new.item_id;
     if found then
       insert into events (tenant_id, type, product_id, item_id, reference, quantity, on_hand, reserved, reorder_point, movement_ids, caller)
-      values (new.tenant_id, event_type, item.product_id, item.id, new.reference, new.quantity, item.on_hand, item.reserved, item.reorder_point, array[new.id], new.created_by);
+      values (new.tenant_id, event_type, item.product_id, item.id, new.reference, new.quantity, item.on_hand, item.reserved, item.reorder_point, array[new.public_id], new.created_by);
     end if;
     return null;
   end $$`;
@@ -129,7 +129,7 @@ const PART_MOVEMENTS_EVENT = `create or replace function stockroom_events_part_m
   begin
     for m in
       select tenant_id, type, part_id, location_id, work_order_id, min(receipt_id) as receipt_id, min(created_by) as created_by,
-             sum(qty_delta) as qty_delta, array_agg(id order by id) as ids, min(id) as first_id
+             sum(qty_delta) as qty_delta, array_agg(public_id order by id) as ids, min(id) as first_id
         from moved group by tenant_id, type, part_id, location_id, work_order_id
        order by first_id
     loop

@@ -1,4 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
+import { POSITIONED_LEDGERS } from './Migration0008LedgerPositions.js';
+import { LEDGERS } from './Migration0008bPublicIds.js';
 
 /**
  * Past one database (issue 16): when the Citus extension is present in this
@@ -50,8 +52,17 @@ const DERIVED_ON_INSERT: Readonly<Record<string, readonly string[]>> = {
   part_batches: ['qty_on_hand'],
 };
 
+/**
+ * The ledgers' position (xid, migration 0008) and public id (0008b) are the
+ * database's too: on Citus the runtime role may name them (as above), and a
+ * trigger sets them whatever the insert said.
+ */
+
 function derivedColumnsGuardedByTrigger(): string {
   const tables = Object.entries(DERIVED_ON_INSERT);
+  const ledger = (table: string) => `create trigger ${table}_identity_by_database before insert on ${table}
+      for each row execute function stockroom_ledger_identity(${(POSITIONED_LEDGERS as readonly string[]).includes(table) ? `'xid'` : ''});
+    execute format('grant insert on ${table} to %I', current_setting('stockroom.runtime_role'));`;
   return `do $$ begin
     if not exists (select from pg_extension where extname = 'citus') then
       return;
@@ -70,6 +81,16 @@ function derivedColumnsGuardedByTrigger(): string {
         end loop;
         return new;
       end $body$;
+    create function stockroom_ledger_identity() returns trigger
+      language plpgsql set search_path = public, pg_temp as $body$
+      begin
+        new.public_id := stockroom_uuidv7();
+        if tg_nargs > 0 then
+          new.xid := pg_current_xact_id();
+        end if;
+        return new;
+      end $body$;
+    ${LEDGERS.map(ledger).join('\n    ')}
     ${tables
       .map(([table, columns]) => `create trigger ${table}_derived_start_at_zero before insert on ${table}
       for each row execute function stockroom_derived_start_at_zero(${columns.map((column) => `'${column}'`).join(', ')});
