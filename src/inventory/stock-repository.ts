@@ -172,14 +172,17 @@ export const RESERVE_ONE = sql(
  * its own lifetime (null: never expires). References in sorted order, so
  * the reference locks that new lines take (migration 0004c) follow one
  * order in every batch. The holds' triggers add each to reserved and write
- * each RESERVATION_CREATED event, as for a Reserve alone.
+ * each RESERVATION_CREATED event, as for a Reserve alone. Selected from the
+ * (locked) item row, whose tenant column is the insert's: so Citus runs it on
+ * the tenant's shard in one step, not through the coordinator.
  * $2 item id, $3 references, $4 quantities, $5 lifetimes in ms (or null).
  */
 export const RESERVE_LINES = sql(
   'inventory_reserve_lines',
   `insert into inventory_reservations as h (tenant_id, reference, item_id, held, expires_at)
-   select $1, u.reference, $2::uuid, u.quantity, now() + u.ttl_ms * interval '1 millisecond'
-   from unnest($3::text[], $4::bigint[], $5::bigint[]) as u(reference, quantity, ttl_ms)
+   select i.tenant_id, u.reference, i.id, u.quantity, now() + u.ttl_ms * interval '1 millisecond'
+   from inventory_items i cross join unnest($3::text[], $4::bigint[], $5::bigint[]) as u(reference, quantity, ttl_ms)
+   where i.tenant_id = $1 and i.id = $2::uuid
    order by u.reference
    on conflict (tenant_id, reference, item_id) do update
      set held = h.held + excluded.held, expires_at = excluded.expires_at, updated_at = excluded.updated_at
