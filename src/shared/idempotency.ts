@@ -103,7 +103,8 @@ const STORE_MANY = sql(
  */
 const WITHDRAW_MANY = sql(
   'idempotency_withdraw_many',
-  `update idempotency_keys k set created_at = k.created_at - interval '1 millisecond', expires_at = k.created_at
+  // In UTC wall time: timestamptz - interval is only STABLE, which Citus refuses on a column in an UPDATE.
+  `update idempotency_keys k set created_at = ((k.created_at at time zone 'UTC') - interval '1 millisecond') at time zone 'UTC', expires_at = k.created_at
    where k.tenant_id = $1 and k.method = $2 and k.idempotency_key = any($3::text[]) and k.response is null`,
 );
 
