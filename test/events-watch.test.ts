@@ -24,7 +24,14 @@ let stockroom: TestStockroom;
 let writers: grpc.Client[];
 let events_client: grpc.Client;
 
+// connect-node reports a response it could not write with console.error, a
+// bare line in a JSON log; the server logs it through pino instead (a client
+// that left mid-stream at debug). Clients leave mid-stream in this file.
+const console_errors: unknown[][] = [];
+const console_error = console.error;
+
 beforeAll(async () => {
+  console.error = (...args: unknown[]) => void console_errors.push(args);
   stockroom = await startStockroom({
     STOCKROOM_EVENTS_POLL_MS: '20',
     STOCKROOM_EVENTS_HEARTBEAT_MS: '150',
@@ -39,6 +46,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stockroom.close();
+  console.error = console_error;
+  expect(console_errors.map((args) => String(args[0]))).toEqual([]);
 });
 
 /** Numeric order of two positions `<xid>-<id>`. */

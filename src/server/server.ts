@@ -8,7 +8,6 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { ConnectRouter } from '@connectrpc/connect';
-import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { Logger } from 'pino';
 import type { Observability } from '../observability/observability.js';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
@@ -20,6 +19,7 @@ import type { DetailMapper } from './errors.js';
 import { Connections } from './connections.js';
 import { errorBoundary } from './error-boundary.js';
 import { HealthState, registerHealth } from './health.js';
+import { nodeAdapter } from './node-adapter.js';
 import { Admission, authInterceptor, errorInterceptor, loggingInterceptor } from './interceptors.js';
 import type { ServiceModule } from './module.js';
 import { DESCRIPTOR_SET_PATH, loadDescriptorSet } from './descriptor-set.js';
@@ -71,7 +71,7 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
   const descriptor_files = loadDescriptorSet();
   if (descriptor_files === undefined) logger.warn(`${DESCRIPTOR_SET_PATH} not found: reflection serves descriptors without comments or error detail files`);
   const admit = admission.interceptor();
-  const handler = connectNodeAdapter({
+  const handler = nodeAdapter({
     routes,
     interceptors: [
       ...observability.tracingInterceptors(),
@@ -87,7 +87,7 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
     writeMaxBytes: config.max_message_bytes,
     maxTimeoutMs: config.max_deadline_ms,
     shutdownSignal: shutdown_controller.signal,
-  });
+  }, logger);
 
   const serve_console = consoleFiles();
   const listener = (request: http2.Http2ServerRequest | http.IncomingMessage, response: http2.Http2ServerResponse | http.ServerResponse) => {
