@@ -160,7 +160,9 @@ test('ids on the wire are UUIDv7s that do not count other tenants\' writes; even
   const listed = (await a.call('listMovements', {})).movements;
   expect(listed.map((m: any) => m.id).sort()).toEqual([...ids].sort());
   const events = stockroom.grpcClient('stockroom.events.v1.EventService');
-  const received = (await call(events, 'ListEvents', { types: ['EVENT_TYPE_STOCK_RECEIVED'] }, a.token)).events;
+  // Events are listed once every older transaction has ended; other test files' may still be open.
+  const listEvents = () => call(events, 'ListEvents', { types: ['EVENT_TYPE_STOCK_RECEIVED'] }, a.token).then((page) => page.events);
+  const received = await eventually(listEvents, (listed: any[]) => listed.length >= ids.length);
   expect(received.flatMap((event: any) => event.movementIds).sort()).toEqual([...ids].sort());
 
   const p = await newTenant(stockroom, parts, 'ledger-ids-parts');
