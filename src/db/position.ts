@@ -16,7 +16,7 @@
  */
 import { InvalidArgumentError } from '../shared/errors.js';
 import { openBlock, sealBlock } from '../shared/page-token.js';
-import type { Tx } from './transaction.js';
+import { binder, type Tx } from './transaction.js';
 
 export interface Position {
   readonly xid: bigint;
@@ -132,7 +132,7 @@ export async function readLedgerAfter<Row extends { xid: string | number | bigin
   view: (row: Row) => View,
 ): Promise<{ views: View[]; last_position: Position }> {
   const params = [...read.params];
-  const bind = (value: unknown) => `$${params.push(value)}`;
+  const bind = binder(params);
   const where = [...read.where, committedAfter('m', bind(String(after.xid)), bind(String(after.id)), 'f.xmin')];
   const rows = await tx.queryDynamic<Row | { frontier: string; xid: null }>(
     belowFrontier(`select ${read.columns} from ${read.from} where ${where.join(' and ')} order by m.tenant_id, m.xid, m.id limit ${bind(read.limit)}`),

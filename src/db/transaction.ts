@@ -41,6 +41,14 @@ export function sql(name: string, text: string): Statement {
   return Object.freeze({ name, text });
 }
 
+/**
+ * For a dynamic query (queryDynamic): appends a value to `params` and
+ * returns its placeholder ($1, $2, ...).
+ */
+export function binder(params: unknown[]): (value: unknown) => string {
+  return (value: unknown) => `$${params.push(value)}`;
+}
+
 /** Every statement declared so far, name → text (for tests that check them all). */
 export function declaredStatements(): ReadonlyMap<string, string> {
   return statement_names;

@@ -4,7 +4,7 @@
  * snapshot's xmin) and the events below it, so what it reports as covered
  * is exactly what it could see.
  */
-import type { Tx } from '../db/transaction.js';
+import { binder, type Tx } from '../db/transaction.js';
 import { belowFrontier, committedAfter, coveredTo, type Position } from '../db/position.js';
 import { micros } from '../shared/time.js';
 import type { EventBatch, EventFilter, EventType, EventView } from './model.js';
@@ -63,7 +63,7 @@ function toEvent(row: EventRow): EventView {
  */
 export async function readEvents(tx: Tx, after: Position, filter: EventFilter, limit: number, all_tenants = false): Promise<EventBatch> {
   const params: unknown[] = [String(after.xid), String(after.id)];
-  const bind = (value: unknown) => `$${params.push(value)}`;
+  const bind = binder(params);
   const where = [committedAfter('e', '$1', '$2', 'f.xmin')];
   // With the tenant's rows first in the sort key, the primary key (tenant_id, xid, id) serves the order.
   if (!all_tenants) where.push(`e.tenant_id = ${bind(tx.caller.tenant_id)}`);

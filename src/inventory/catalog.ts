@@ -3,7 +3,7 @@
  * point. Single rows through the ORM; balances are never written here.
  */
 import { LockMode, sql as ormSql } from '@mikro-orm/core';
-import { sql, type TransactionRunner } from '../db/transaction.js';
+import { binder, sql, type TransactionRunner } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { AlreadyExistsError, NotFoundError } from '../shared/errors.js';
 import type { IdempotencyStore } from '../shared/idempotency.js';
@@ -108,7 +108,7 @@ export class Catalog {
       async (tx) => {
         const params: unknown[] = [tx.caller.tenant_id];
         const where = ['i.tenant_id = $1'];
-        const bind = (value: unknown) => `$${params.push(value)}`;
+        const bind = binder(params);
         if (filter.product_ids.length > 0) where.push(`i.product_id = any(${bind(filter.product_ids)}::text[])`);
         if (filter.needs_reorder !== undefined) where.push(`((i.on_hand - i.reserved) <= i.reorder_point) = ${bind(filter.needs_reorder)}::boolean`);
         if (after !== undefined) where.push(`i.product_id > ${bind(after)}`);

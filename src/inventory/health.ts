@@ -10,7 +10,7 @@
  * while stock moves. Ledger order is the movement id: movements of one item
  * are written under its row lock, so ids rise along the item's history.
  */
-import type { TransactionRunner, Tx } from '../db/transaction.js';
+import { binder, type TransactionRunner, type Tx } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { allClear, countFaults, type Finding } from '../shared/health-report.js';
 import { decodePageToken, pageOf, type PageScope } from '../shared/page-token.js';
@@ -151,7 +151,7 @@ export class InventoryHealth {
       context,
       async (tx) => {
         const params: unknown[] = [tx.caller.tenant_id];
-        const bind = (value: unknown) => `$${params.push(value)}`;
+        const bind = binder(params);
         const where = ['i.tenant_id = $1'];
         if (filter.product_id !== '') where.push(`i.product_id = ${bind(filter.product_id)}`);
         if (after) where.push(`i.product_id > ${bind(after[0])}`);

@@ -7,7 +7,7 @@
  * their reservation lines. Every path that changes a line holds its item's
  * lock, so what a locked reader sees of a line is current.
  */
-import { sql, type TransactionRunner, type Tx } from '../db/transaction.js';
+import { binder, sql, type TransactionRunner, type Tx } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { NotFoundError } from '../shared/errors.js';
 import type { HoldExpiryTask } from '../shared/hold-sweeper.js';
@@ -148,7 +148,7 @@ export class HoldLifetimes {
       context,
       async (tx) => {
         const params: unknown[] = [tx.caller.tenant_id];
-        const bind = (value: unknown) => `$${params.push(value)}`;
+        const bind = binder(params);
         const where = ['r.tenant_id = $1'];
         if (filter.state) where.push(STATE_CONDITION[filter.state]);
         if (filter.product_id !== undefined) where.push(`i.product_id = ${bind(filter.product_id)}`);

@@ -7,7 +7,7 @@
  *    movement that commits late is never behind a position already served.
  */
 import { readLedgerAfter, type Position } from '../db/position.js';
-import type { TransactionRunner } from '../db/transaction.js';
+import { binder, type TransactionRunner } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { fromMicros, micros, type Micros } from '../shared/time.js';
 import type { MovementType, MovementView, Page } from './model.js';
@@ -56,7 +56,7 @@ export class Ledger {
       context,
       async (tx) => {
         const params: unknown[] = [tx.caller.tenant_id];
-        const bind = (value: unknown) => `$${params.push(value)}`;
+        const bind = binder(params);
         const where = filterConditions(filter, bind);
         if (after) where.push(`(m.created_at, m.id) < (${fromMicros(bind(after[0]))}, ${bind(after[1])}::bigint)`);
         const rows = await tx.queryDynamic<MovementRow & { cursor_us: string }>(
@@ -81,7 +81,7 @@ export class Ledger {
       context,
       async (tx) => {
         const params: unknown[] = [tx.caller.tenant_id];
-        const where = filterConditions(filter, (value) => `$${params.push(value)}`);
+        const where = filterConditions(filter, binder(params));
         const from = `inventory_movements m join inventory_items i on i.tenant_id = m.tenant_id and i.id = m.item_id`;
         const read = await readLedgerAfter(tx, { columns: MOVEMENT_COLUMNS, from, where, params, limit }, after, (row: MovementRow) => toMovement(row));
         return { rows: read.views, last_position: read.last_position };

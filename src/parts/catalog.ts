@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
-import { sql, sqlState, type TransactionRunner, type Tx } from '../db/transaction.js';
+import { binder, sql, sqlState, type TransactionRunner, type Tx } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { Decimal } from '../shared/decimal.js';
 import { AlreadyExistsError, FailedPreconditionError } from '../shared/errors.js';
@@ -199,7 +199,7 @@ export class Catalog {
       context,
       async (tx) => {
         const params: unknown[] = [tx.caller.tenant_id];
-        const bind = (value: unknown) => `$${params.push(value)}`;
+        const bind = binder(params);
         const where = ['tenant_id = $1'];
         if (filter.category !== '') where.push(`category = ${bind(filter.category)}`);
         if (filter.make !== '') where.push(`make = ${bind(filter.make)}`);
@@ -255,7 +255,7 @@ export class Catalog {
       context,
       async (tx) => {
         const params: unknown[] = [tx.caller.tenant_id];
-        const bind = (value: unknown) => `$${params.push(value)}`;
+        const bind = binder(params);
         const where = ['tenant_id = $1'];
         if (site !== '') where.push(`site = ${bind(site)}`);
         if (after) where.push(`(site, name) > (${bind(after[0])}, ${bind(after[1])})`);

@@ -7,7 +7,7 @@
  * Both read the caller's tenant only. Each check is one statement, so it
  * compares numbers from one snapshot even while stock moves.
  */
-import type { TransactionRunner, Tx } from '../db/transaction.js';
+import { binder, type TransactionRunner, type Tx } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { Decimal, type DecimalValue } from '../shared/decimal.js';
 import { LIMITS } from './limits.js';
@@ -240,7 +240,7 @@ export class InventoryHealth {
       context,
       async (tx) => {
         const params: unknown[] = [tx.caller.tenant_id];
-        const bind = (value: unknown) => `$${params.push(value)}`;
+        const bind = binder(params);
         const part = filter.part_id === '' ? undefined : bind(filter.part_id);
         const location = filter.location_id === '' ? undefined : bind(filter.location_id);
         /** The request's part and location filter on a table (alias). */

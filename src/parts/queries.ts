@@ -5,7 +5,7 @@
  * every list is keyset-paged and bounded.
  */
 import { readLedgerAfter, type Position } from '../db/position.js';
-import type { TransactionRunner } from '../db/transaction.js';
+import { binder, type TransactionRunner } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 import { Decimal, type DecimalValue } from '../shared/decimal.js';
 import { partNotFound } from './errors.js';
@@ -128,11 +128,6 @@ const WORK_ORDER_PARTS = `with used as (
    join locations l on l.tenant_id = $1 and l.id = coalesce(u.location_id, h.location_id)
    order by p.part_number, l.site, l.name
    limit $3`;
-
-/** Builds the parameter list of a dynamic query; returns the placeholder. */
-function binder(params: unknown[]) {
-  return (value: unknown) => `$${params.push(value)}`;
-}
 
 export class StockQueries {
   constructor(private readonly runner: TransactionRunner) {}

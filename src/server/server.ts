@@ -79,7 +79,11 @@ export async function startServer(dependencies: ServerDependencies): Promise<Run
       ...observability.metricsInterceptors(),
       errorInterceptor(logger, mappers),
       unknownFieldInterceptor(),
-      (next) => (request) => (ALWAYS_ADMITTED.has(request.service.typeName) ? next(request) : admit(next)(request)),
+      (next) => {
+        // Built once per method, not per call.
+        const admitted = admit(next);
+        return (request) => (ALWAYS_ADMITTED.has(request.service.typeName) ? next(request) : admitted(request));
+      },
       authInterceptor(dependencies.verifier, { reflection_requires_auth: config.auth.reflection_requires_auth }),
     ],
     requestGate: errorBoundary(logger),
