@@ -171,48 +171,13 @@ export class HoldLifetimes {
 }
 
 /**
- * The sweeper's release of due holds of one tenant ($1), at most $2 lines:
- * lock the items (id order) of due lines, skipping items another
- * transaction holds (the next sweep takes them), then lock and re-check
- * their lines under those locks: a line committed, released or extended in
- * the meantime is no longer due and is left alone, and a line another
- * sweeper released has nothing held, so no hold is released twice. The
- * units move from held to expired, leave the item's reserved (the lines'
- * trigger), and each
- * release is recorded with reason EXPIRED.
+ * The sweeper's release of due holds of one tenant ($1), at most $2 lines,
+ * by the function of migration 0013a: it locks the items of due lines
+ * (skipping busy ones), re-checks their lines under those locks, moves the
+ * units from held to expired and records each release (reason EXPIRED).
+ * A function, so that Citus runs it whole on the tenant's node.
  */
-const SWEEP_INVENTORY = sql(
-  'inventory_sweep_expired_holds',
-  `with due as (
-     select r.item_id from inventory_reservations r
-     where r.tenant_id = $1 and r.held > 0 and r.expires_at <= now()
-     order by r.expires_at limit $2
-   ), locked as (
-     select i.id from inventory_items i
-     where i.tenant_id = $1 and i.id in (select item_id from due)
-     order by i.id
-     for update skip locked
-   ), lines as (
-     select h.reference, h.item_id, h.held, h.expires_at from inventory_reservations h
-     where h.tenant_id = $1 and h.item_id in (select id from locked) and h.held > 0 and h.expires_at <= now()
-     order by h.item_id, h.reference
-     limit $2
-     for update
-   ), gone as (
-     update inventory_reservations h set held = h.held - x.held, expired = h.expired + x.held, updated_at = now()
-     from lines x
-     where h.tenant_id = $1 and h.reference = x.reference and h.item_id = x.item_id
-     returning h.reference, h.item_id, x.held as quantity, x.expires_at
-   ), items as (
-     -- The lines' trigger takes the units off each item's reserved (migration 0004b).
-     select distinct item_id from gone
-   ), recorded as (
-     insert into inventory_hold_expiries (tenant_id, reference, item_id, quantity, expire_time, created_by)
-     select $1, g.reference, g.item_id, g.quantity, g.expires_at, 'stockroom:hold-expiry' from gone g
-     returning 1
-   )
-   select (select count(*) from recorded)::int as released, (select count(*) from items)::int as items`,
-);
+const SWEEP_INVENTORY = sql('inventory_sweep_expired_holds', `select * from stockroom_tenant_sweep_expired_holds($1, $2::integer)`);
 
 const DUE_INVENTORY_TENANTS = sql(
   'inventory_due_hold_tenants',

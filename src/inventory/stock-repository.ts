@@ -213,53 +213,23 @@ const APPLY_RELEASE = sql(
 
 // The OUTBOUND movement is the commit: its trigger moves the hold to
 // committed and takes the units off on_hand and reserved. A lapsed line is
-// not committed (expired from its expire time on, swept or not). The items
-// after are the locked rows less what moved (committedAfter), not read back
-// in the statement: Citus runs the insert as a step before the rest, which
-// would then see the trigger's change and count it twice.
+// not committed (expired from its expire time on, swept or not). The
+// function of migration 0013a reads the lines, then writes the movements
+// (so Citus runs it whole on the tenant's node, in one step), and reports
+// each line as read plus the move; the items after are the locked rows
+// less what moved (applyCommit).
 // $5 notes, $6 author of the movements.
 export const APPLY_COMMIT = sql(
   'inventory_apply_commit',
-  `with request as (
-     select * from unnest($2::uuid[], $3::bigint[]) with ordinality as u(item_id, quantity, ord)
-   ), h as (
-     select h.item_id, h.held, h.committed, h.released, h.expired, h.expires_at, h.created_at, r.quantity as moved, r.ord
-     from inventory_reservations h join request r on r.item_id = h.item_id
-     where h.tenant_id = $1 and h.reference = $4 and h.held >= r.quantity
-       and (h.expires_at is null or h.expires_at > now())
-   ), m as (
-     insert into inventory_movements (tenant_id, item_id, type, quantity, reference, notes, created_by)
-     select $1, h.item_id, 'OUTBOUND', -h.moved, $4, $5, $6 from h order by h.ord
-     returning id, public_id, xid, item_id, type, quantity, on_hand_after, reference, notes, created_by, created_at
-   ), l as (
-     select h.item_id, h.held - h.moved as held, h.committed + h.moved as committed, h.released, h.expired, h.expires_at,
-            h.created_at, now() as updated_at, h.moved
-     from h
-   )
-   select ${LINE_COLUMNS}, l.moved,
-     m.id as movement_id, m.public_id, m.xid::text as xid, m.type, m.quantity, m.on_hand_after, m.reference, m.notes, m.created_by,
-     m.created_at as movement_created_at
-   from l join m on m.item_id = l.item_id`,
+  `select * from stockroom_tenant_apply_commit($1, $2::uuid[], $3::bigint[], $4, $5, $6)`,
 );
 
-// The movement's trigger applies it to on_hand and fills on_hand_after.
+// Lock, check and write in one call (migration 0013a): the movement's
+// trigger applies it to on_hand and fills on_hand_after.
 // $2 product, $3 signed change of on_hand, $4 type, $5 reference, $6 notes, $7 author, $8 on_hand ceiling.
 const APPLY_STOCK_CHANGE = sql(
   'inventory_apply_stock_change',
-  `with c as (
-     select ${ITEM_COLUMNS} from inventory_items i
-     where i.tenant_id = $1 and i.product_id = $2
-       and i.on_hand + $3::bigint >= i.reserved and i.on_hand + $3::bigint <= $8::bigint
-     for update
-   ), m as (
-     insert into inventory_movements (tenant_id, item_id, type, quantity, reference, notes, created_by)
-     select $1, c.id, $4, $3::bigint, $5, $6, $7 from c
-     returning id, public_id, xid, item_id, type, quantity, on_hand_after, reference, notes, created_by, created_at
-   )
-   select ${itemAfter('m.on_hand_after', 'c.reserved')},
-     m.id as movement_id, m.public_id, m.xid::text as xid, m.type, m.quantity, m.on_hand_after, m.reference, m.notes, m.created_by,
-     m.created_at as movement_created_at
-   from c cross join m`,
+  `select * from stockroom_tenant_apply_stock_change($1, $2, $3::bigint, $4, $5, $6, $7, $8::bigint)`,
 );
 
 export type LineRow = ItemRow & HoldRow;

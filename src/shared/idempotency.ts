@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { IDEMPOTENCY_PURGE_TASK } from '../db/migrations/Migration0005IdempotencyPurge.js';
-import { sql, type TransactionRunner, type Tx } from '../db/transaction.js';
+import { sql, type Statement, type TransactionRunner, type Tx } from '../db/transaction.js';
 import type { CallContext } from './caller.js';
 import { FailedPreconditionError, InvalidArgumentError, quoteInput } from './errors.js';
 import { decodeTaggedJson, encodeTaggedJson } from './tagged-json.js';
@@ -62,21 +62,28 @@ const PURGE_BATCH = sql(
 /**
  * The keys of a coalesced batch (src/inventory/reserve-batch.ts), claimed
  * as CLAIM claims one: new or expired keys become this transaction's, in
- * key order so two batches meet at their first shared key. The time is
- * taken in the inserted row and read back through `excluded`, not called
- * in the conflict clause.
+ * key order (the rows' order) so two batches meet at their first shared
+ * key. One statement per batch size, with a row per key: Citus routes a
+ * multi-row INSERT ... VALUES of one tenant to its shard in one task (an
+ * INSERT ... SELECT from unnest it ran through the coordinator), and on
+ * PostgreSQL it is the one statement it was. Named per size, so each
+ * size a connection meets is parsed once (at most reserve_batch_max).
+ * $1 tenant, $2 method, $3 retention hours, then key and request hash per row.
  */
-const CLAIM_MANY = sql(
-  'idempotency_claim_many',
-  `insert into idempotency_keys as k (tenant_id, method, idempotency_key, request_hash, created_at, expires_at)
-   select $1, $2, u.idempotency_key, u.request_hash, now(), now() + make_interval(hours => $5)
-   from unnest($3::text[], $4::bytea[]) as u(idempotency_key, request_hash)
-   order by u.idempotency_key
-   on conflict (tenant_id, method, idempotency_key) do update
-     set request_hash = excluded.request_hash, response = null, created_at = excluded.created_at, expires_at = excluded.expires_at
-     where k.expires_at <= excluded.created_at
-   returning k.idempotency_key`,
-);
+const claim_many_statements: Statement[] = [];
+
+function claimMany(count: number): Statement {
+  const rows = Array.from({ length: count }, (_, index) => `($1, $2, $${4 + 2 * index}, $${5 + 2 * index}::bytea, now(), now() + make_interval(hours => $3))`);
+  return (claim_many_statements[count] ??= sql(
+    `idempotency_claim_many_${count}`,
+    `insert into idempotency_keys as k (tenant_id, method, idempotency_key, request_hash, created_at, expires_at)
+     values ${rows.join(',\n       ')}
+     on conflict (tenant_id, method, idempotency_key) do update
+       set request_hash = excluded.request_hash, response = null, created_at = excluded.created_at, expires_at = excluded.expires_at
+       where k.expires_at <= excluded.created_at
+     returning k.idempotency_key`,
+  ));
+}
 
 const READ_MANY = sql(
   'idempotency_read_many',
@@ -236,12 +243,11 @@ export class IdempotencyStore {
   async claimMany(tx: Tx, method: string, keys: readonly { key: string; request_hash: Buffer }[]): Promise<{ claimed: Set<string>; records: Map<string, KeyRecord> }> {
     const tenant = tx.caller.tenant_id;
     const sorted = [...keys].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const claimed_rows = await tx.query<{ idempotency_key: string }>(CLAIM_MANY, [
+    const claimed_rows = await tx.query<{ idempotency_key: string }>(claimMany(sorted.length), [
       tenant,
       method,
-      sorted.map((each) => each.key),
-      sorted.map((each) => each.request_hash),
       this.retention_hours,
+      ...sorted.flatMap((each) => [each.key, each.request_hash]),
     ]);
     const claimed = new Set(claimed_rows.map((row) => row.idempotency_key));
     const others = sorted.filter((each) => !claimed.has(each.key)).map((each) => each.key);

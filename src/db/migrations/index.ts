@@ -22,6 +22,7 @@ import { Migration0008bPublicIds } from './Migration0008bPublicIds.js';
 import { Migration0009aReserveOne } from './Migration0009aReserveOne.js';
 import { Migration0009bShardSafeTriggers } from './Migration0009bShardSafeTriggers.js';
 import { Migration0009cDistribute } from './Migration0009cDistribute.js';
+import { Migration0013aInventoryTenantFunctions } from './Migration0013aInventoryTenantFunctions.js';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: '0001_foundation', class: Migration0001Foundation },
@@ -45,4 +46,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0009b_shard_safe_triggers', class: Migration0009bShardSafeTriggers },
   // Distributes every table (and tenant function) when Citus is present; keep it after every migration that creates one.
   { name: '0009c_distribute', class: Migration0009cDistribute },
+  { name: '0013a_inventory_tenant_functions', class: Migration0013aInventoryTenantFunctions },
 ];
