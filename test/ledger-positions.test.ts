@@ -34,7 +34,9 @@ async function openWriter(tenant: string): Promise<pg.Client> {
   await client.connect();
   await client.query('begin');
   await client.query(`set local role ${pg.escapeIdentifier(testRuntimeRole())}`);
-  await client.query(`select set_config('stockroom.tenant_id', $1, true), set_config('stockroom.caller', 'slow', true)`, [tenant]);
+  // SET LOCAL rather than set_config(): Citus carries a SET LOCAL to the workers, where row-level security is.
+  await client.query(`set local stockroom.tenant_id = ${pg.escapeLiteral(tenant)}`);
+  await client.query(`set local stockroom.caller = 'slow'`);
   return client;
 }
 
