@@ -57,12 +57,13 @@ test('a sweep stops at its batch limit and the next one continues', async () => 
 test('events the relay has not published are kept, however old', async () => {
   const tenant = uniqueTenant('retention-relay');
   await seed(tenant, 10, 24 * 40);
-  const [{ xid, id }] = await rawQuery<{ xid: string; id: string }>(
-    `select xid::text, id::text from events where tenant_id = $1 order by xid, id offset 3 limit 1`,
+  // A relay's position is its node's (migration 0015a: on Citus, the node of the tenant's shard).
+  const [{ node, xid, id }] = await rawQuery<{ node: number; xid: string; id: string }>(
+    `select stockroom_node_group() as node, xid::text, id::text from events where tenant_id = $1 order by xid, id offset 3 limit 1`,
     [tenant],
   );
   const relay = `retention_${Math.random().toString(36).slice(2, 8)}`;
-  await rawQuery(`insert into event_relays (name, xid, id) values ($1, $2::xid8, $3::bigint)`, [relay, xid, id]);
+  await rawQuery(`insert into event_relays (name, node, xid, id) values ($1, $2, $3::xid8, $4::bigint)`, [relay, node, xid, id]);
   await purgeEvents(runner, { retention_hours: 24 * 30, relay_name: relay });
   expect(await counts([tenant])).toEqual([6]);
 });

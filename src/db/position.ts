@@ -78,6 +78,14 @@ export function unsealPosition(field: string, text: string): Position {
 export const SNAPSHOT_XMIN = 'pg_snapshot_xmin(pg_current_snapshot())';
 
 /**
+ * SQL: the node a statement (or, on Citus, a shard's part of it) runs on:
+ * Citus' group id of the node, 0 without Citus (migration 0015a). Positions
+ * and frontiers are one node's: a relay that reads every tenant keeps one
+ * position per node.
+ */
+export const NODE_GROUP = 'stockroom_node_group()';
+
+/**
  * SQL condition: row `alias` lies after ($after_xid, $after_id) and below
  * the frontier `frontier` (an xid8 expression).
  */

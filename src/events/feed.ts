@@ -2,13 +2,13 @@
  * The event feed: ListEvents pages and WatchEvents streams over the outbox,
  * each read a read-only transaction of the caller's tenant.
  */
-import type { TransactionRunner } from '../db/transaction.js';
+import { sql, type TransactionRunner } from '../db/transaction.js';
 import type { EventsConfig } from '../server/config.js';
 import type { CallContext } from '../shared/caller.js';
 import { ResourceExhaustedError } from '../shared/errors.js';
 import { decodePageToken, encodePageToken, type PageScope } from '../shared/page-token.js';
 import type { EventFilter, EventView } from './model.js';
-import { formatPosition, ORIGIN, parsePosition, SNAPSHOT_XMIN, type Position } from '../db/position.js';
+import { formatPosition, ORIGIN, parsePosition, type Position } from '../db/position.js';
 import { readEvents } from './store.js';
 import { watchStream, type StreamItem } from './stream.js';
 
@@ -20,6 +20,14 @@ export interface EventPage {
 
 /** Where a stream starts: after a position, now, or the oldest retained event. */
 export type StreamStart = Position | 'now' | 'oldest';
+
+/**
+ * The frontier of the tenant's node (migration 0015a): on Citus the
+ * tenant's events are written with its node's transaction ids, and the
+ * function runs there (a bare call: Citus delegates only that); on plain
+ * PostgreSQL, the snapshot's xmin. xid8 arrives as text.
+ */
+const TENANT_FRONTIER = sql('events_tenant_frontier', `select stockroom_tenant_frontier($1) as xmin`);
 
 export class EventFeed {
   private watches_open = 0;
@@ -47,9 +55,7 @@ export class EventFeed {
 
   /** The position of "now": every event committed after the call sorts after it. */
   async now(context: CallContext): Promise<Position> {
-    const [row] = await this.runner.run(context, (tx) => tx.queryDynamic<{ xmin: string }>(`select ${SNAPSHOT_XMIN}::text as xmin`, []), {
-      read_only: true,
-    });
+    const [row] = await this.runner.run(context, (tx) => tx.query<{ xmin: string }>(TENANT_FRONTIER, [tx.caller.tenant_id]), { read_only: true });
     return { xid: BigInt(row.xmin), id: 0n };
   }
 

@@ -17,6 +17,18 @@
  * stops a round at the first unacknowledged event; the next round resumes
  * there. The transaction writes only at its end, so it never holds back the
  * commit-ordered readers (an open transaction id would).
+ *
+ * On Citus (migration 0015a) events are written on the worker holding their
+ * tenant, with that worker's transaction ids, so the relay keeps a position
+ * per node and reads every node's events after its own position in one
+ * statement (store.ts readEventsPerNode). Citus reads a node's shards in
+ * separate statements, each below its own snapshot's frontier, so one
+ * shard's rows may pass a transaction another shard's statement had not
+ * seen end. A node's rows are therefore published only below a frontier of
+ * that node read in an earlier round (every transaction below it had ended
+ * before this round's read began, so all its rows, on every shard of the
+ * node, were visible to it); the rest wait one round. Order and
+ * exactly-once hold per node, hence per tenant (a tenant is on one node).
  */
 import { toJsonString } from '@bufbuild/protobuf';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
@@ -30,7 +42,7 @@ import type { CallContext } from '../shared/caller.js';
 import { eventMessage } from './convert.js';
 import type { EventView } from './model.js';
 import { formatPosition, ORIGIN, type Position } from '../db/position.js';
-import { readEvents } from './store.js';
+import { readEvents, readEventsPerNode, type NodeEvent } from './store.js';
 
 /** Events one round publishes at most. */
 export const RELAY_BATCH_MAX = 500;
@@ -43,12 +55,19 @@ const RELAY: CallContext = { caller: { tenant_id: '', subject: 'stockroom-relay'
 const NO_FILTER = { types: [], product_ids: [], part_ids: [] };
 
 const TRY_LEAD = sql('events_relay_try_lead', `select pg_try_advisory_xact_lock(hashtext('stockroom.events_relay'), hashtext($1)) as leading`);
-const READ_PROGRESS = sql('events_relay_progress', `select xid::text, id::text from event_relays where name = $1`);
+const READ_PROGRESS = sql('events_relay_progress', `select node, xid::text, id::text from event_relays where name = $1`);
 const SAVE_PROGRESS = sql(
   'events_relay_save',
-  `insert into event_relays as r (name, xid, id, published) values ($1, $2::xid8, $3::bigint, $4::bigint)
-   on conflict (name) do update set xid = excluded.xid, id = excluded.id, published = r.published + excluded.published, updated_at = excluded.updated_at`,
+  `insert into event_relays as r (name, node, xid, id, published) values ($1, $2::int, $3::xid8, $4::bigint, $5::bigint)
+   on conflict (name, node) do update set xid = excluded.xid, id = excluded.id, published = r.published + excluded.published, updated_at = excluded.updated_at`,
 );
+const CITUS = sql('events_relay_citus', `select exists (select from pg_extension where extname = 'citus') as citus`);
+// Citus: every node (group) that can hold shards, and a position row for each the relay has none on yet.
+const NODES = sql('events_relay_nodes', `select distinct groupid as node from pg_dist_node where noderole = 'primary'`);
+const ADD_NODES = sql('events_relay_add_nodes', `insert into event_relays (name, node) select $1, unnest($2::int[]) on conflict do nothing`);
+
+/** Plain PostgreSQL is one node, group 0 (migration 0015a). */
+const ONE_NODE = 0;
 
 /** The NATS subject of an event: tenant dots become `~` (never in a tenant id), so each is one token. */
 export function eventSubject(prefix: string, event: Pick<EventView, 'tenant_id' | 'type'>): string {
@@ -69,6 +88,10 @@ export class NatsRelay {
   private stopped = false;
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** Whether the database is Citus (read once). */
+  private distributed: boolean | undefined;
+  /** Citus: the latest frontier read on each node (see the file comment). */
+  private readonly frontiers = new Map<number, bigint>();
 
   constructor(
     private readonly runner: TransactionRunner,
@@ -109,12 +132,13 @@ export class NatsRelay {
     return this.runner.run(RELAY, async (tx) => {
       const [lead] = await tx.query<{ leading: boolean }>(TRY_LEAD, [this.config.relay_name]);
       if (!lead.leading) return { leading: false, published: 0 };
+      this.distributed ??= (await tx.query<{ citus: boolean }>(CITUS, []))[0].citus;
       const after = await this.progress(tx);
-      const batch = await readEvents(tx, after, NO_FILTER, RELAY_BATCH_MAX, true);
-      let acked: Position = after;
-      let published = 0;
+      if (this.distributed && (await this.addNodes(tx, after))) return { leading: true, published: 0 };
+      const batch = this.distributed ? await this.nodeBatch(tx) : await this.oneNodeBatch(tx, after);
+      const acked = new Map<number, { position: Position; published: number }>();
       let error: unknown;
-      for (const event of batch.events) {
+      for (const { node, event } of batch) {
         if (this.stopped) break;
         try {
           await this.publish(js, event);
@@ -122,20 +146,57 @@ export class NatsRelay {
           error = failure;
           break;
         }
-        acked = event.position;
-        published++;
+        acked.set(node, { position: event.position, published: (acked.get(node)?.published ?? 0) + 1 });
       }
-      if (published > 0) {
-        await tx.query(SAVE_PROGRESS, [this.config.relay_name, String(acked.xid), String(acked.id), published]);
-        tx.count('events_relayed', '', '', published);
+      let published = 0;
+      for (const [node, progress] of acked) {
+        await tx.query(SAVE_PROGRESS, [this.config.relay_name, node, String(progress.position.xid), String(progress.position.id), progress.published]);
+        published += progress.published;
       }
+      if (published > 0) tx.count('events_relayed', '', '', published);
       return { leading: true, published, error };
     }, { maintenance_task: EVENTS_RELAY_TASK });
   }
 
-  private async progress(tx: Tx): Promise<Position> {
-    const [row] = await tx.query<{ xid: string; id: string }>(READ_PROGRESS, [this.config.relay_name]);
-    return row ? { xid: BigInt(row.xid), id: BigInt(row.id) } : ORIGIN;
+  /** Plain PostgreSQL: the next events after the relay's position, below the read's own frontier. */
+  private async oneNodeBatch(tx: Tx, after: ReadonlyMap<number, Position>): Promise<{ node: number; event: EventView }[]> {
+    const batch = await readEvents(tx, after.get(ONE_NODE) ?? ORIGIN, NO_FILTER, RELAY_BATCH_MAX, true);
+    return batch.events.map((event) => ({ node: ONE_NODE, event }));
+  }
+
+  /**
+   * Citus: the next events of every node, each node's only up to its first
+   * event at or above the frontier this relay last saw there (file
+   * comment); the frontiers this read saw are kept for the next round.
+   */
+  private async nodeBatch(tx: Tx): Promise<NodeEvent[]> {
+    const read = await readEventsPerNode(tx, this.config.relay_name, RELAY_BATCH_MAX);
+    const held = new Set<number>();
+    const ready = read.filter(({ node, event }) => {
+      const frontier = this.frontiers.get(node);
+      if (held.has(node) || frontier === undefined || event.position.xid >= frontier) held.add(node);
+      return !held.has(node);
+    });
+    for (const { node, frontier } of read) if (frontier > (this.frontiers.get(node) ?? 0n)) this.frontiers.set(node, frontier);
+    return ready;
+  }
+
+  /**
+   * Citus: gives the relay a position (the origin) on every node it has
+   * none on, which its read joins; true when it did (the round then ends:
+   * a read after writing a reference table in one transaction would run
+   * serially).
+   */
+  private async addNodes(tx: Tx, after: ReadonlyMap<number, Position>): Promise<boolean> {
+    const missing = (await tx.query<{ node: number }>(NODES, [])).map((row) => row.node).filter((node) => !after.has(node));
+    if (missing.length > 0) await tx.query(ADD_NODES, [this.config.relay_name, missing]);
+    return missing.length > 0;
+  }
+
+  /** The relay's position on each node it has published from. */
+  private async progress(tx: Tx): Promise<Map<number, Position>> {
+    const rows = await tx.query<{ node: number; xid: string; id: string }>(READ_PROGRESS, [this.config.relay_name]);
+    return new Map(rows.map((row) => [row.node, { xid: BigInt(row.xid), id: BigInt(row.id) }]));
   }
 
   private async publish(js: JetStreamClient, event: EventView): Promise<void> {

@@ -6,6 +6,7 @@
  * period loses nothing.
  */
 import { EVENTS_PURGE_TASK } from '../db/migrations/Migration0007Events.js';
+import { NODE_GROUP } from '../db/position.js';
 import { sql, type TransactionRunner } from '../db/transaction.js';
 import type { CallContext } from '../shared/caller.js';
 
@@ -15,16 +16,19 @@ export const EVENTS_PURGE_BATCH_ROWS = 1_000;
 export const EVENTS_PURGE_BATCHES_MAX = 1_000;
 
 
-// $1 retention in hours, $2 batch rows, $3 relay name (null: no relay).
+// $1 retention in hours, $2 batch rows, $3 relay name (null: no relay). The
+// relay's position is per node (migration 0015a): each event is compared
+// with its own node's, taken on that node (on Citus each shard's part of
+// the statement runs on the shard's node).
 const PURGE_BATCH = sql(
   'events_purge_batch',
-  `with relayed as (select xid, id from event_relays where name = $3),
+  `with relayed as (select node, xid, id from event_relays where name = $3),
    gone as (
      delete from events
      where (tenant_id, xid, id) in (
        select e.tenant_id, e.xid, e.id from events e
        where e.created_at < now() - make_interval(hours => $1::int)
-         and ($3::text is null or exists (select 1 from relayed r where (e.xid, e.id) <= (r.xid, r.id)))
+         and ($3::text is null or exists (select 1 from relayed r where r.node = ${NODE_GROUP} and (e.xid, e.id) <= (r.xid, r.id)))
        order by e.xid, e.id
        limit $2)
      returning 1)

@@ -5,7 +5,7 @@
  * is exactly what it could see.
  */
 import { binder, type Tx } from '../db/transaction.js';
-import { belowFrontier, committedAfter, coveredTo, type Position } from '../db/position.js';
+import { belowFrontier, committedAfter, coveredTo, NODE_GROUP, SNAPSHOT_XMIN, type Position } from '../db/position.js';
 import { micros } from '../shared/time.js';
 import type { EventBatch, EventFilter, EventType, EventView } from './model.js';
 
@@ -84,4 +84,37 @@ export async function readEvents(tx: Tx, after: Position, filter: EventFilter, l
   const events = rows.filter((row) => row.seq !== null).map(toEvent);
   const covered = coveredTo(after, events.at(-1)?.position, events.length >= limit, rows[0].frontier);
   return { events, covered };
+}
+
+/** An event read by readEventsPerNode, with the node it is on and that node's frontier when it was read. */
+export interface NodeEvent {
+  readonly node: number;
+  readonly frontier: bigint;
+  readonly event: EventView;
+}
+
+/**
+ * Citus: the events of every tenant after relay `relay_name`'s position on
+ * their node (event_relays, a row per node: migration 0015a), at most
+ * `limit`, each node's in position order. Citus runs the statement on every
+ * shard, on the shard's node, so the node, its position and its frontier
+ * are all taken there. The position is joined, not passed in: a condition
+ * with a function call (the node's) cannot bound the index scan under
+ * row-level security, a join column can. Each row carries its shard's
+ * frontier (every transaction below it had ended when the row was read);
+ * shards of one node are read in separate statements, each below its own
+ * frontier, so which of a node's rows are complete is decided with a
+ * frontier read earlier (relay.ts).
+ */
+export async function readEventsPerNode(tx: Tx, relay_name: string, limit: number): Promise<NodeEvent[]> {
+  const rows = await tx.queryDynamic<EventRow & { node: number }>(
+    `select ${EVENT_COLUMNS}, r.node, ${SNAPSHOT_XMIN}::text as frontier
+     from event_relays r
+     join events e on (e.xid, e.id) > (r.xid, r.id)
+     where r.name = $1 and r.node = ${NODE_GROUP} and e.xid < ${SNAPSHOT_XMIN}
+     order by e.xid, e.id
+     limit $2`,
+    [relay_name, limit],
+  );
+  return rows.map((row) => ({ node: row.node, frontier: BigInt(row.frontier), event: toEvent(row) }));
 }
