@@ -10,7 +10,7 @@ import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { connectionConfig } from '../src/db/session.js';
-import { call, expectError, startStockroom, testDatabaseUrl, uniqueTenant, type TestStockroom } from './support/harness.js';
+import { call, expectError, lockWaiters, startStockroom, testDatabaseUrl, uniqueTenant, type TestStockroom } from './support/harness.js';
 import { eventually } from './support/wait.js';
 
 const IDLE_MS = 400;
@@ -115,8 +115,7 @@ async function lockedItem(): Promise<{ token: string; release: () => Promise<voi
   await client.query('select 1 from inventory_items where tenant_id = $1 and product_id = $2 for update', [tenant, 'HELD']);
   return {
     token,
-    lock_waiters: async () =>
-      ((await client.query(`select pg_stat_clear_snapshot(); select 1 from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`)) as unknown as pg.QueryResult[])[1].rowCount ?? 0,
+    lock_waiters: lockWaiters,
     release: async () => {
       await client.query('rollback');
       await client.end();
@@ -130,7 +129,7 @@ test('calls beyond the in-flight cap are refused at once with RESOURCE_EXHAUSTED
   const reserve = (n: number) => call(inventory, 'reserve', { items: [{ productId: 'HELD', quantity: '1' }], reference: `ORDER-${n}` }, token);
   const held = [reserve(1), reserve(2), reserve(3)];
   try {
-    // Let the three reach the lock wait (pg_stat_activity is read once per transaction: clear it each time).
+    // Let the three reach the lock wait (on Citus, on the worker holding the item).
     for (let waited_ms = 0; (await lock_waiters()) < 3; waited_ms += 25) {
       if (waited_ms > 5_000) throw new Error('the calls never reached the lock');
       await sleep(25);

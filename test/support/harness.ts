@@ -240,14 +240,26 @@ export async function rawQuery<Row = Record<string, unknown>>(
  * tell (the coordinator's is added too).
  */
 export async function deadlocksDetected(): Promise<number> {
-  const read = `select pg_stat_clear_snapshot(), deadlocks from pg_stat_database where datname = current_database()`;
-  const [coordinator] = await rawQuery<{ deadlocks: string }>(read);
-  let total = Number(coordinator.deadlocks);
+  return sumOverNodes(`select pg_stat_clear_snapshot(), deadlocks as n from pg_stat_database where datname = current_database()`);
+}
+
+/**
+ * Backends of the run's database waiting for a lock now, on every node: on
+ * Citus a row lock is waited for on the worker holding the row.
+ */
+export async function lockWaiters(): Promise<number> {
+  return sumOverNodes(`select pg_stat_clear_snapshot(), count(*) as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`);
+}
+
+/** The sum of `read`'s one number (column n) on the coordinator and each Citus worker. */
+async function sumOverNodes(read: string): Promise<number> {
+  const [coordinator] = await rawQuery<{ n: string }>(read);
+  let total = Number(coordinator.n);
   for (const worker of citusWorkerUrls()) {
     const client = new pg.Client(connectionConfig(worker));
     await client.connect();
     try {
-      total += Number((await client.query<{ deadlocks: string }>(read)).rows[0].deadlocks);
+      total += Number((await client.query<{ n: string }>(read)).rows[0].n);
     } finally {
       await client.end();
     }
