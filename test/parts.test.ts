@@ -136,6 +136,21 @@ describe('FIFO issue', () => {
     const empty = await expectError(parts('IssueToWorkOrder', { workOrderId: 'WO-9', partId: part.id, locationId: (await store('x')).a.id, qty: '1' }));
     expect(empty.code).toBe(status.NOT_FOUND); // another tenant's location
   });
+
+  it('refuses units past the largest balance with BALANCE_LIMIT_EXCEEDED, told by what the write did (no constraint name)', async () => {
+    const { parts, part, a, b } = await store('limit', 'P-LIMIT');
+    await receive(parts, part.id, a.id, '999999999999999', '0');
+    await receive(parts, part.id, b.id, '1', '0');
+    const refusals = [
+      await expectError(receive(parts, part.id, a.id, '1', '0')),
+      await expectError(parts('TransferBetweenLocations', { partId: part.id, fromLocationId: b.id, toLocationId: a.id, qty: '1' })),
+    ];
+    for (const refused of refusals) {
+      expect(refused).toMatchObject({ code: status.FAILED_PRECONDITION, errorInfo: expect.objectContaining({ reason: 'BALANCE_LIMIT_EXCEEDED' }) });
+    }
+    const { onHand } = await parts('GetOnHand', { partId: part.id });
+    expect(onHand.map((row: any) => row.qtyOnHand).sort()).toEqual(['1.000', '999999999999999.000']);
+  });
 });
 
 describe('returns from work orders', () => {

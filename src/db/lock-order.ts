@@ -25,7 +25,7 @@
  * Parts
  *   1. The part row: FOR KEY SHARE by every path that may create a balance
  *      (CREDIT_BALANCE: receive, return, count, adjust up, a transfer's
- *      destination), FOR UPDATE by UpdatePart/DeletePart. A new balance's
+ *      destination; SetReorderPoint), FOR UPDATE by UpdatePart/DeletePart. A new balance's
  *      foreign key would otherwise lock the part after the balance, the
  *      other way round from DeletePart (a deadlock).
  *   2. Balance rows (part_balances): one, or a transfer's two in location id

@@ -10,22 +10,10 @@ import { NotFoundError } from '../shared/errors.js';
 
 /**
  * Sets the reorder point, creating the place's balance at zero if it has
- * none yet. $1 tenant, $2 part, $3 location, $4 reorder point (null clears).
+ * none yet, in one call (migration 0014a: Citus runs it whole on the
+ * tenant's node). $1 tenant, $2 part, $3 location, $4 reorder point (null clears).
  */
-const SET_REORDER_POINT = sql(
-  'parts_set_reorder_point',
-  `with part as (select id from parts where tenant_id = $1 and id = $2),
-   place as (select id from locations where tenant_id = $1 and id = $3),
-   balance as (
-     insert into part_balances as b (tenant_id, part_id, location_id, reorder_point)
-     select $1::text, part.id, place.id, $4::numeric from part, place
-     on conflict (tenant_id, part_id, location_id)
-       do update set reorder_point = excluded.reorder_point, updated_at = excluded.updated_at
-     returning b.qty_on_hand::text, b.reorder_point::text
-   )
-   select exists (select 1 from part) as part_found, exists (select 1 from place) as location_found, balance.*
-   from (select 1) one left join balance on true`,
-);
+const SET_REORDER_POINT = sql('parts_set_reorder_point', `select * from stockroom_tenant_parts_set_reorder_point($1, $2, $3, $4::numeric)`);
 
 export interface ReorderPointView {
   readonly part_id: string;

@@ -5,7 +5,7 @@
  * stock.ts compose them inside one transaction.
  */
 import type { Tx } from '../db/transaction.js';
-import { sqlState, violatedConstraint } from '../db/transaction.js';
+import { sqlState } from '../db/transaction.js';
 import { Decimal, type DecimalValue } from '../shared/decimal.js';
 import { assert } from '../shared/errors.js';
 import { balanceLimitExceeded, ledgerInconsistent, locationNotFound, partNotFound, PartShortageError, tooManyLayers } from './errors.js';
@@ -40,7 +40,6 @@ function chunks<T>(items: readonly T[]): T[][] {
   for (let start = 0; start < items.length; start += LAYERS_PER_STATEMENT) result.push(items.slice(start, start + LAYERS_PER_STATEMENT));
   return result;
 }
-const FOREIGN_KEY_VIOLATION = '23503';
 
 /** Which request fields name the part and the location, for NOT_FOUND. */
 export interface Place {
@@ -65,18 +64,19 @@ function label(site: string, name: string): string {
   return `${site}/${name}`;
 }
 
-/** Database refusals that mean something to the caller. */
-async function guard<T>(place: Place, statement: () => Promise<T>): Promise<T> {
+/**
+ * A write that adds units (a new layer, a return, a transfer's destination)
+ * refused because a balance or layer would pass numeric(18,3): the caller's
+ * BALANCE_LIMIT_EXCEEDED. Told by the statement that failed and its
+ * SQLSTATE, which Citus relays from a worker; never by a constraint name,
+ * which it does not. Nothing else a write can meet is the caller's: the
+ * part and the balance are locked first, and locations are never deleted.
+ */
+async function addingUnits<T>(statement: () => Promise<T>): Promise<T> {
   try {
     return await statement();
   } catch (error) {
-    const state = sqlState(error);
-    if (state === NUMERIC_OUT_OF_RANGE) throw balanceLimitExceeded();
-    // A part deleted (or a location gone) between our read and our write.
-    if (state === FOREIGN_KEY_VIOLATION && violatedConstraint(error) === 'part_balances_part_fkey') throw partNotFound(place.part_id);
-    if (state === FOREIGN_KEY_VIOLATION && violatedConstraint(error) === 'part_balances_location_fkey') {
-      throw locationNotFound(place.location_id, place.location_field);
-    }
+    if (sqlState(error) === NUMERIC_OUT_OF_RANGE) throw balanceLimitExceeded();
     throw error;
   }
 }
@@ -127,13 +127,14 @@ export async function debitBalance(tx: Tx, place: Place, qty: DecimalValue): Pro
  * @throws NotFoundError for an unknown part or location.
  */
 export async function creditBalance(tx: Tx, place: Place, qty: DecimalValue): Promise<LockedBalance> {
-  const rows = await guard(place, () =>
-    tx.query<{ part_number: string; last_price: string | null; site: string | null; location_name: string | null; qty_on_hand: string | null; qty_reserved: string | null }>(
-      CREDIT_BALANCE,
-      [tx.caller.tenant_id, place.part_id, place.location_id, qty.toFixed(QTY_SCALE)],
-    ),
-  );
-  const [row] = rows;
+  const [row] = await tx.query<{
+    part_number: string;
+    last_price: string | null;
+    site: string | null;
+    location_name: string | null;
+    qty_on_hand: string | null;
+    qty_reserved: string | null;
+  }>(CREDIT_BALANCE, [tx.caller.tenant_id, place.part_id, place.location_id, qty.toFixed(QTY_SCALE)]);
   if (!row) throw partNotFound(place.part_id);
   if (row.site === null || row.location_name === null || row.qty_on_hand === null) throw locationNotFound(place.location_id, place.location_field);
   return {
@@ -208,19 +209,21 @@ export interface WrittenChanges {
 export async function changeLayers(tx: Tx, place: Place, input: LayerChanges): Promise<WrittenChanges> {
   const written: WrittenChanges = { movement_ids: [], work_order_line_ids: [] };
   for (const changes of chunks(input.changes)) {
-    const rows = await tx.query<{ movement_id: string; line_id: string | null }>(CHANGE_LAYERS, [
-      tx.caller.tenant_id,
-      place.part_id,
-      place.location_id,
-      changes.map((change) => change.batch_id),
-      changes.map((change) => change.qty_delta.toFixed(QTY_SCALE)),
-      changes.map((change) => change.unit_cost.toFixed(COST_SCALE)),
-      input.type,
-      input.work_order_id,
-      input.receipt_id,
-      input.reason,
-      tx.caller.subject,
-    ]);
+    const rows = await addingUnits(() =>
+      tx.query<{ movement_id: string; line_id: string | null }>(CHANGE_LAYERS, [
+        tx.caller.tenant_id,
+        place.part_id,
+        place.location_id,
+        changes.map((change) => change.batch_id),
+        changes.map((change) => change.qty_delta.toFixed(QTY_SCALE)),
+        changes.map((change) => change.unit_cost.toFixed(COST_SCALE)),
+        input.type,
+        input.work_order_id,
+        input.receipt_id,
+        input.reason,
+        tx.caller.subject,
+      ]),
+    );
     assert(rows.length === changes.length, 'every layer change wrote one movement');
     tx.count('stock_movements', PARTS_SERVICE, input.type, rows.length);
     written.movement_ids.push(...rows.map((row) => row.movement_id));
@@ -242,19 +245,21 @@ export interface NewLayer {
 
 /** Adds a layer and its movement in one statement. */
 export async function addLayer(tx: Tx, place: Place, input: NewLayer): Promise<{ batch: BatchView; movement_id: string }> {
-  const [row] = await tx.query<BatchRow & { movement_id: string }>(NEW_LAYER, [
-    tx.caller.tenant_id,
-    place.part_id,
-    place.location_id,
-    input.qty.toFixed(QTY_SCALE),
-    input.unit_cost.toFixed(COST_SCALE),
-    input.received_at === null ? null : input.received_at.toString(),
-    input.receipt_id,
-    input.type,
-    input.reason,
-    tx.caller.subject,
-    input.update_last_price,
-  ]);
+  const [row] = await addingUnits(() =>
+    tx.query<BatchRow & { movement_id: string }>(NEW_LAYER, [
+      tx.caller.tenant_id,
+      place.part_id,
+      place.location_id,
+      input.qty.toFixed(QTY_SCALE),
+      input.unit_cost.toFixed(COST_SCALE),
+      input.received_at === null ? null : input.received_at.toString(),
+      input.receipt_id,
+      input.type,
+      input.reason,
+      tx.caller.subject,
+      input.update_last_price,
+    ]),
+  );
   assert(row, 'a new layer was written');
   tx.count('stock_movements', PARTS_SERVICE, input.type, 1);
   return { batch: toBatch(row), movement_id: row.movement_id };
@@ -277,15 +282,17 @@ export async function transferLayers(
 ): Promise<TransferredLayer[]> {
   const moved: TransferredLayer[] = [];
   for (const taken of chunks(allocations)) {
-    const rows = await tx.query<TransferredLayer>(TRANSFER_LAYERS, [
-      tx.caller.tenant_id,
-      part_id,
-      from_location_id,
-      to_location_id,
-      taken.map((layer) => layer.batch_id),
-      taken.map((layer) => layer.qty.toFixed(QTY_SCALE)),
-      tx.caller.subject,
-    ]);
+    const rows = await addingUnits(() =>
+      tx.query<TransferredLayer>(TRANSFER_LAYERS, [
+        tx.caller.tenant_id,
+        part_id,
+        from_location_id,
+        to_location_id,
+        taken.map((layer) => layer.batch_id),
+        taken.map((layer) => layer.qty.toFixed(QTY_SCALE)),
+        tx.caller.subject,
+      ]),
+    );
     assert(rows.length === taken.length, 'every transferred layer got a new layer and two movements');
     tx.count('stock_movements', PARTS_SERVICE, 'TRANSFER_OUT', rows.length);
     tx.count('stock_movements', PARTS_SERVICE, 'TRANSFER_IN', rows.length);

@@ -1,9 +1,10 @@
 /**
  * The SQL of the stock paths, as named prepared statements: PostgreSQL plans
  * each once per connection. Every statement filters by tenant_id = $1 (RLS
- * filters again). The write statements write the ledger and the work-order
- * lines in ONE statement each (data-modifying CTEs fed by unnest), so an
- * operation costs the same few round trips however many layers it touches.
+ * filters again). The writes are functions of the tenant (migration 0014a:
+ * one call writes the ledger rows and work-order lines of a chunk of layers,
+ * and Citus runs the call whole on the tenant's node), so an operation costs
+ * the same few round trips however many layers it touches.
  *
  * Quantities are derived by the database (migration 0004b): a movement's
  * trigger applies it to its layer and to the part's balance at the
@@ -44,23 +45,12 @@ export const DEBIT_BALANCE = sql(
  * foreign key would otherwise lock the part after it) and then the balance,
  * creating it empty the first time. No row: unknown part; null site:
  * unknown location. qty_on_hand is the balance after the `qty` (0 to only
- * lock) that the movements written next add.
+ * lock) that the movements written next add. With the part locked (and
+ * locations never deleted by the runtime role), the new balance's foreign
+ * keys cannot fail.
  * $1 tenant, $2 part, $3 location, $4 qty.
  */
-export const CREDIT_BALANCE = sql(
-  'parts_credit_balance',
-  `with part as (select id, part_number, last_price from parts where tenant_id = $1 and id = $2 for key share),
-   place as (select id, site, name from locations where tenant_id = $1 and id = $3),
-   balance as (
-     insert into part_balances as b (tenant_id, part_id, location_id)
-     select $1::text, part.id, place.id from part, place
-     on conflict (tenant_id, part_id, location_id) do update set updated_at = excluded.updated_at
-     returning b.qty_on_hand, b.qty_reserved
-   )
-   select part.part_number, part.last_price, place.site, place.name as location_name, balance.qty_on_hand + $4::numeric as qty_on_hand,
-          balance.qty_reserved
-   from part left join place on true left join balance on true`,
-);
+export const CREDIT_BALANCE = sql('parts_credit_balance', `select * from stockroom_tenant_parts_credit_balance($1, $2, $3, $4::numeric)`);
 
 /**
  * Why a debit found nothing: which of part, location, free stock is missing.
@@ -135,30 +125,7 @@ export const READ_BATCH = sql(
  */
 export const CHANGE_LAYERS = sql(
   'parts_change_layers',
-  `with input as (
-     select * from unnest($4::uuid[], $5::numeric[], $6::numeric[]) with ordinality as x(batch_id, qty_delta, unit_cost, ord)
-   ),
-   movements as (
-     insert into part_movements (tenant_id, type, part_id, location_id, batch_id, from_location_id, to_location_id,
-                                 qty_delta, unit_cost, work_order_id, receipt_id, reason, created_by)
-     select $1::text, $7::text, $2::uuid, $3::uuid, x.batch_id,
-            case when x.qty_delta < 0 then $3::uuid end, case when x.qty_delta > 0 then $3::uuid end,
-            x.qty_delta, x.unit_cost, $8::text, $9::text, $10::text, $11::text
-     from input x
-     order by x.ord
-     returning id, public_id, batch_id
-   ),
-   lines as (
-     insert into work_order_lines (tenant_id, work_order_id, part_id, location_id, batch_id, movement_id, qty_used, unit_cost_snapshot, total_cost)
-     select $1::text, $8::text, $2::uuid, $3::uuid, m.batch_id, m.id, -x.qty_delta, x.unit_cost, -x.qty_delta * x.unit_cost
-     from movements m join input x on x.batch_id = m.batch_id
-     where $8::text is not null
-     order by x.ord
-     returning public_id, movement_id
-   )
-   select m.public_id::text as movement_id, l.public_id::text as line_id
-   from movements m left join lines l on l.movement_id = m.id
-   order by m.id`,
+  `select * from stockroom_tenant_parts_change_layers($1, $2, $3, $4::uuid[], $5::numeric[], $6::numeric[], $7, $8, $9, $10, $11)`,
 );
 
 /**
@@ -167,30 +134,10 @@ export const CHANGE_LAYERS = sql(
  * receipt also sets the part's last price.
  * $1 tenant, $2 part, $3 location, $4 qty, $5 unit cost, $6 received µs (null: now),
  * $7 receipt id, $8 type, $9 reason, $10 created by, $11 update last price.
- * The layer's times are converted to microseconds in the outer SELECT, not
- * in RETURNING (extract() is not immutable; Citus refuses it there).
  */
 export const NEW_LAYER = sql(
   'parts_new_layer',
-  `with layer as (
-     insert into part_batches as nb (tenant_id, part_id, location_id, qty_received, unit_cost, received_at, receipt_id)
-     values ($1, $2, $3, $4::numeric, $5::numeric, coalesce(${fromMicros('$6')}, now()), $7::text)
-     returning nb.*
-   ),
-   movement as (
-     insert into part_movements (tenant_id, type, part_id, location_id, batch_id, to_location_id, qty_delta, unit_cost, receipt_id, reason, created_by)
-     select $1::text, $8::text, $2::uuid, $3::uuid, layer.id, $3::uuid, $4::numeric, $5::numeric, $7::text, $9::text, $10::text
-     from layer
-     returning public_id
-   ),
-   price as (
-     update parts set last_price = $5::numeric, updated_at = now()
-     where $11::boolean and tenant_id = $1 and id = $2
-   )
-   select layer.id, layer.part_id, layer.location_id, layer.qty_received as qty_on_hand, layer.qty_received, layer.unit_cost,
-          ${micros('layer.received_at')} as received_us, layer.receipt_id, layer.source_batch_id,
-          ${micros('layer.created_at')} as created_us, movement.public_id::text as movement_id
-   from layer, movement`,
+  `select * from stockroom_tenant_parts_new_layer($1, $2, $3, $4::numeric, $5::numeric, $6::bigint, $7, $8, $9, $10, $11::boolean)`,
 );
 
 /**
@@ -203,40 +150,7 @@ export const NEW_LAYER = sql(
  */
 export const TRANSFER_LAYERS = sql(
   'parts_transfer_layers',
-  `with input as (
-     select * from unnest($5::uuid[], $6::numeric[]) with ordinality as x(batch_id, qty, ord)
-   ),
-   source as (
-     select b.id, b.unit_cost, b.received_at, b.receipt_seq, b.receipt_id from part_batches b
-     where b.tenant_id = $1 and b.id = any($5::uuid[])
-   ),
-   created as (
-     insert into part_batches (tenant_id, part_id, location_id, qty_received, unit_cost, received_at, receipt_seq, receipt_id, source_batch_id)
-     select $1::text, $2::uuid, $4::uuid, x.qty, s.unit_cost, s.received_at, s.receipt_seq, s.receipt_id, s.id
-     from input x join source s on s.id = x.batch_id
-     order by x.ord
-     returning id, source_batch_id
-   ),
-   outs as (
-     insert into part_movements (tenant_id, type, part_id, location_id, batch_id, from_location_id, to_location_id, qty_delta, unit_cost, created_by)
-     select $1::text, 'TRANSFER_OUT', $2::uuid, $3::uuid, x.batch_id, $3::uuid, $4::uuid, -x.qty, s.unit_cost, $7::text
-     from input x join source s on s.id = x.batch_id
-     order by x.ord
-     returning public_id, batch_id
-   ),
-   ins as (
-     insert into part_movements (tenant_id, type, part_id, location_id, batch_id, from_location_id, to_location_id, qty_delta, unit_cost, created_by)
-     select $1::text, 'TRANSFER_IN', $2::uuid, $4::uuid, c.id, $3::uuid, $4::uuid, x.qty, s.unit_cost, $7::text
-     from input x join source s on s.id = x.batch_id join created c on c.source_batch_id = x.batch_id
-     order by x.ord
-     returning public_id, batch_id
-   )
-   select x.batch_id, c.id as destination_batch_id, o.public_id::text as out_movement_id, i.public_id::text as in_movement_id
-   from input x
-   join created c on c.source_batch_id = x.batch_id
-   join outs o on o.batch_id = x.batch_id
-   join ins i on i.batch_id = c.id
-   order by x.ord`,
+  `select * from stockroom_tenant_parts_transfer_layers($1, $2, $3, $4, $5::uuid[], $6::numeric[], $7)`,
 );
 
 /**

@@ -49,11 +49,16 @@ interface HoldRow {
   updated_us: string;
 }
 
-/** A hold past its expire time counts as expired from that moment, swept or not. */
-const HOLD_COLUMNS = `h.work_order_id, h.part_id, p.part_number, h.location_id,
-  case when h.expires_at <= now() then 0 else h.qty_held end as qty_held, h.qty_issued, h.qty_released,
-  h.qty_expired + case when h.expires_at <= now() then h.qty_held else 0 end as qty_expired,
-  ${micros('h.expires_at')} as expires_us, ${micros('h.created_at')} as created_us, ${micros('h.updated_at')} as updated_us`;
+/**
+ * A hold's view, from hold columns of `hold` and the part number of `part`.
+ * A hold past its expire time counts as expired from that moment, swept or not.
+ */
+function holdColumns(hold: string, part: string): string {
+  return `${hold}.work_order_id, ${hold}.part_id, ${part}.part_number, ${hold}.location_id,
+  case when ${hold}.expires_at <= now() then 0 else ${hold}.qty_held end as qty_held, ${hold}.qty_issued, ${hold}.qty_released,
+  ${hold}.qty_expired + case when ${hold}.expires_at <= now() then ${hold}.qty_held else 0 end as qty_expired,
+  ${micros(`${hold}.expires_at`)} as expires_us, ${micros(`${hold}.created_at`)} as created_us, ${micros(`${hold}.updated_at`)} as updated_us`;
+}
 
 function toHold(row: HoldRow): WorkOrderHoldView {
   return {
@@ -73,25 +78,16 @@ function toHold(row: HoldRow): WorkOrderHoldView {
 
 /**
  * Locks the balance if it has `qty` free (on hand - reserved) and adds to
- * the work order's hold there, in one statement; the hold's trigger adds it
- * to reserved. $1 tenant, $2 work order, $3 part, $4 location, $5 qty,
- * $6 lifetime in ms or null (never expires; the latest reservation sets it).
+ * the work order's hold there, in one call (migration 0014a: Citus runs it
+ * whole on the tenant's node); the hold's trigger adds it to reserved. The
+ * balance is reported from its locked row plus the units held.
+ * $1 tenant, $2 work order, $3 part, $4 location, $5 qty, $6 lifetime in ms
+ * or null (never expires; the latest reservation sets it).
  */
 const RESERVE = sql(
   'parts_reserve_for_work_order',
-  `with b as (
-     select b.part_id, b.location_id, b.qty_on_hand, b.qty_reserved from part_balances b
-     where b.tenant_id = $1 and b.part_id = $3 and b.location_id = $4 and b.qty_on_hand - b.qty_reserved >= $5::numeric
-     for update
-   ), h as (
-     insert into part_work_order_holds as h (tenant_id, work_order_id, part_id, location_id, qty_held, expires_at)
-     select $1, $2, b.part_id, b.location_id, $5::numeric, now() + $6::bigint * interval '1 millisecond' from b
-     on conflict (tenant_id, work_order_id, part_id, location_id) do update
-       set qty_held = h.qty_held + excluded.qty_held, expires_at = excluded.expires_at, updated_at = excluded.updated_at
-     returning h.*
-   )
-   select ${HOLD_COLUMNS}, b.qty_on_hand, b.qty_reserved + $5::numeric as qty_reserved
-   from h join b on true join parts p on p.tenant_id = $1 and p.id = h.part_id`,
+  `select ${holdColumns('h', 'h')}, h.qty_on_hand, h.qty_reserved
+   from stockroom_tenant_parts_reserve_for_work_order($1, $2, $3, $4, $5::numeric, $6::bigint) h`,
 );
 
 /**
@@ -179,7 +175,7 @@ const RELEASE = sql(
 
 const HOLDS_OF = sql(
   'parts_work_order_holds_of',
-  `select ${HOLD_COLUMNS} from part_work_order_holds h join parts p on p.tenant_id = h.tenant_id and p.id = h.part_id
+  `select ${holdColumns('h', 'p')} from part_work_order_holds h join parts p on p.tenant_id = h.tenant_id and p.id = h.part_id
    where h.tenant_id = $1 and h.work_order_id = $2
      and ($3::uuid is null or h.part_id = $3::uuid) and ($4::uuid is null or h.location_id = $4::uuid)
    order by h.part_id, h.location_id

@@ -23,6 +23,7 @@ import { Migration0009aReserveOne } from './Migration0009aReserveOne.js';
 import { Migration0009bShardSafeTriggers } from './Migration0009bShardSafeTriggers.js';
 import { Migration0009cDistribute } from './Migration0009cDistribute.js';
 import { Migration0013aInventoryTenantFunctions } from './Migration0013aInventoryTenantFunctions.js';
+import { Migration0014aPartsTenantFunctions } from './Migration0014aPartsTenantFunctions.js';
 import { Migration0015aNodePositions } from './Migration0015aNodePositions.js';
 
 export const MIGRATIONS: MigrationObject[] = [
@@ -49,4 +50,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0009c_distribute', class: Migration0009cDistribute },
   { name: '0013a_inventory_tenant_functions', class: Migration0013aInventoryTenantFunctions },
   { name: '0015a_node_positions', class: Migration0015aNodePositions },
+  // citus-parts' range, after 0015a, which databases may already have run.
+  { name: '0014a_parts_tenant_functions', class: Migration0014aPartsTenantFunctions },
 ];
