@@ -115,14 +115,12 @@ describe('CheckInventoryHealth and Reconcile', () => {
 
   it('report a younger layer consumed while an older one had stock, judged at the time of the movement', async () => {
     const { tenant, parts, part, location, older, younger } = await stocked('fault-fifo');
-    // A consistent but out-of-order consumption, as a bad import would write it.
+    // A consistent but out-of-order consumption, as a bad import would write it: through the ledger's own
+    // write (migration 0014a; its trigger moves the layer and the balance), which on Citus runs on the
+    // tenant's node like the service's writes, so the movement takes its place in that node's id order.
     const [skip] = await rawQuery<{ id: string }>(
-      `with layer as (update part_batches set qty_on_hand = qty_on_hand - 1 where tenant_id = $1 and id = $4),
-            balance as (update part_balances set qty_on_hand = qty_on_hand - 1 where tenant_id = $1 and part_id = $2 and location_id = $3)
-       insert into part_movements (tenant_id, type, part_id, location_id, batch_id, from_location_id, qty_delta, unit_cost, reason, created_by)
-       values ($1, 'ADJUSTMENT', $2, $3, $4, $3, -1, 2, 'import', 'loader') returning public_id::text as id`,
+      `select movement_id as id from stockroom_tenant_parts_change_layers($1, $2, $3, array[$4::uuid], '{-1}', '{2}', 'ADJUSTMENT', null, '', 'import', 'loader')`,
       [tenant, part.id, location.id, younger.id],
-      OWNER_BYPASS,
     );
     let health = await parts('CheckInventoryHealth', {});
     expect(counts(health)).toEqual({ ...CLEAN, fifo: '1' });
@@ -191,11 +189,14 @@ describe('the database itself', () => {
         [tenant, part.id, location.id, older.id],
       ),
     ).rejects.toMatchObject(refused);
+    // INSERT ... VALUES, not INSERT ... SELECT: Citus would run the latter as a COPY into the shard, whose
+    // refusals it relays without their SQLSTATE (XX000).
+    const [movement] = await rawQuery<{ id: string }>('select id::text from part_movements where tenant_id = $1 limit 1', [tenant]);
     await expect(
       rawQuery(
         `insert into work_order_lines (tenant_id, work_order_id, part_id, location_id, batch_id, movement_id, qty_used, unit_cost_snapshot, total_cost)
-         select $1, 'WO-1', $2, $3, $4, id, 1, 1, 0.99 from part_movements where tenant_id = $1 limit 1`,
-        [tenant, part.id, location.id, older.id],
+         values ($1, 'WO-1', $2, $3, $4, $5, 1, 1, 0.99)`,
+        [tenant, part.id, location.id, older.id, movement.id],
       ),
     ).rejects.toMatchObject(refused);
   });
