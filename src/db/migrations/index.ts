@@ -24,6 +24,7 @@ import { Migration0009bShardSafeTriggers } from './Migration0009bShardSafeTrigge
 import { Migration0009cDistribute } from './Migration0009cDistribute.js';
 import { Migration0013aInventoryTenantFunctions } from './Migration0013aInventoryTenantFunctions.js';
 import { Migration0014aPartsTenantFunctions } from './Migration0014aPartsTenantFunctions.js';
+import { Migration0014bLedgerIdentityRefused } from './Migration0014bLedgerIdentityRefused.js';
 import { Migration0015aNodePositions } from './Migration0015aNodePositions.js';
 
 export const MIGRATIONS: MigrationObject[] = [
@@ -52,4 +53,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0015a_node_positions', class: Migration0015aNodePositions },
   // citus-parts' range, after 0015a, which databases may already have run.
   { name: '0014a_parts_tenant_functions', class: Migration0014aPartsTenantFunctions },
+  { name: '0014b_ledger_identity_refused', class: Migration0014bLedgerIdentityRefused },
 ];
