@@ -74,6 +74,21 @@ export function eventSubject(prefix: string, event: Pick<EventView, 'tenant_id' 
   return `${prefix}.${event.tenant_id.replaceAll('.', '~')}.${event.type}`;
 }
 
+/**
+ * Citus: of `read` (each node's events in position order), those the relay
+ * may publish: each node's up to its first event at or above the node's
+ * frontier in `frontiers`, read by an earlier statement (file comment);
+ * none of a node it has no frontier of yet.
+ */
+export function publishable(read: readonly NodeEvent[], frontiers: ReadonlyMap<number, bigint>): NodeEvent[] {
+  const held = new Set<number>();
+  return read.filter(({ node, event }) => {
+    const frontier = frontiers.get(node);
+    if (frontier === undefined || event.position.xid >= frontier) held.add(node);
+    return !held.has(node);
+  });
+}
+
 export interface RoundResult {
   /** False when another replica holds the lead. */
   readonly leading: boolean;
@@ -171,12 +186,7 @@ export class NatsRelay {
    */
   private async nodeBatch(tx: Tx): Promise<NodeEvent[]> {
     const read = await readEventsPerNode(tx, this.config.relay_name, RELAY_BATCH_MAX);
-    const held = new Set<number>();
-    const ready = read.filter(({ node, event }) => {
-      const frontier = this.frontiers.get(node);
-      if (held.has(node) || frontier === undefined || event.position.xid >= frontier) held.add(node);
-      return !held.has(node);
-    });
+    const ready = publishable(read, this.frontiers);
     for (const { node, frontier } of read) if (frontier > (this.frontiers.get(node) ?? 0n)) this.frontiers.set(node, frontier);
     return ready;
   }
