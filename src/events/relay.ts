@@ -41,7 +41,7 @@ import type { NatsConfig } from '../server/config.js';
 import type { CallContext } from '../shared/caller.js';
 import { eventMessage } from './convert.js';
 import type { EventView } from './model.js';
-import { formatPosition, ORIGIN, type Position } from '../db/position.js';
+import { formatPosition, NODE_GROUP, ORIGIN, type Position } from '../db/position.js';
 import { readEvents, readEventsPerNode, type NodeEvent } from './store.js';
 
 /** Events one round publishes at most. */
@@ -62,8 +62,9 @@ const SAVE_PROGRESS = sql(
    on conflict (name, node) do update set xid = excluded.xid, id = excluded.id, published = r.published + excluded.published, updated_at = excluded.updated_at`,
 );
 const CITUS = sql('events_relay_citus', `select exists (select from pg_extension where extname = 'citus') as citus`);
-// Citus: every node (group) that can hold shards, and a position row for each the relay has none on yet.
-const NODES = sql('events_relay_nodes', `select distinct groupid as node from pg_dist_node where noderole = 'primary'`);
+// Citus: every node (group) that can hold shards, the coordinator's own too (a single-node Citus
+// may have no node metadata), and a position row for each the relay has none on yet.
+const NODES = sql('events_relay_nodes', `select groupid as node from pg_dist_node where noderole = 'primary' union select ${NODE_GROUP}`);
 const ADD_NODES = sql('events_relay_add_nodes', `insert into event_relays (name, node) select $1, unnest($2::int[]) on conflict do nothing`);
 
 /** Plain PostgreSQL is one node, group 0 (migration 0015a). */
