@@ -14,9 +14,9 @@ import { distributeTables } from './Migration0009cDistribute.js';
  * to the tenant's node (0009c distributes every stockroom_tenant_* function
  * with force_delegation; distributeTables() below does it for these), where
  * its statements run on local shards; Citus refuses any of them that would
- * reach another shard. Each INSERT ... SELECT selects from a co-located table
- * filtered by the tenant (the layer a movement changes, the movement a line
- * repeats), so it is one local task there too. Defaults (a new balance's
+ * reach another shard. Rows are inserted with INSERT ... VALUES (see
+ * insertRows below for why not INSERT ... SELECT), one local task each
+ * there. Defaults (a new balance's
  * created_at, a layer's receipt sequence) are taken on that node, in the
  * transaction that then applies the movements: the threshold trigger's
  * "created by this transaction" test (0004d) holds again on Citus.
