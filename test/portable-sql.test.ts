@@ -8,7 +8,8 @@ import pg from 'pg';
 import { pino } from 'pino';
 import '../src/app.js';
 import { openDatabase } from '../src/db/database.js';
-import { beginStatement, declaredStatements } from '../src/db/transaction.js';
+import { Pipeline } from '../src/db/pipeline.js';
+import { beginSteps, declaredStatements } from '../src/db/transaction.js';
 import { connectionConfig } from '../src/db/session.js';
 import { loadConfig } from '../src/server/config.js';
 import { testDatabaseUrl } from './support/harness.js';
@@ -34,20 +35,24 @@ describe('SQL every PostgreSQL-compatible engine runs alike', () => {
     expect(offending).toEqual([]);
   });
 
-  it('sets tenant, caller and timeouts as transaction-local SET LOCALs in the one BEGIN round trip, quoting any caller safely', async () => {
+  it('sets tenant, caller and timeouts as transaction-local SET LOCALs, each its own statement in the first pipeline, quoting any caller safely', async () => {
     const client = new pg.Client(connectionConfig(testDatabaseUrl()));
     await client.connect();
     try {
       const subject = `o'neil\\x"; reset all; --`;
-      const begin = beginStatement('acme', LIMITS, false, subject, 'hold_expiry');
-      expect(begin).not.toMatch(/set_config/);
-      const results = (await client.query(begin)) as unknown as pg.QueryResult[];
-      expect(results.at(-1)!.rows[0].backend_pid).toEqual(expect.any(Number));
-      const { rows } = await client.query(
-        `select current_setting('stockroom.tenant_id') as tenant, current_setting('stockroom.caller') as caller,
-                current_setting('stockroom.maintenance') as task, current_setting('lock_timeout') as lock_timeout,
-                current_setting('statement_timeout') as statement_timeout, current_setting('citus.propagate_set_commands') as propagate`,
-      );
+      const begin = beginSteps('acme', LIMITS, false, subject, 'hold_expiry');
+      expect(begin.map((step) => step.text).join('\n')).not.toMatch(/set_config/);
+      const pipeline = new Pipeline([
+        ...begin,
+        {
+          text: `select current_setting('stockroom.tenant_id') as tenant, current_setting('stockroom.caller') as caller,
+                  current_setting('stockroom.maintenance') as task, current_setting('lock_timeout') as lock_timeout,
+                  current_setting('statement_timeout') as statement_timeout, current_setting('citus.propagate_set_commands') as propagate`,
+          rows: true,
+        },
+      ]);
+      await client.query(pipeline);
+      const { rows } = await pipeline;
       expect(rows[0]).toEqual({ tenant: 'acme', caller: subject, task: 'hold_expiry', lock_timeout: '1234ms', statement_timeout: '5678ms', propagate: 'local' });
       await client.query('commit');
       const after = await client.query(`select current_setting('stockroom.tenant_id', true) as tenant, current_setting('lock_timeout') as lock_timeout`);

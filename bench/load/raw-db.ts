@@ -6,6 +6,7 @@
  * adds on top of this is its own cost.
  */
 import pg from 'pg';
+import { Pipeline, type PipelineStep } from '../../src/db/pipeline.js';
 import { runtimeRoleFor } from '../../src/db/runtime-role.js';
 import { connectionConfig } from '../../src/db/session.js';
 import { Decimal, type DecimalValue } from '../../src/shared/decimal.js';
@@ -19,7 +20,7 @@ import {
   LOCK_ITEMS_BY_PRODUCT,
   READ_AVAILABILITY,
   RESERVE_ONE,
-  beginStatement,
+  beginSteps,
   type RawStatement,
 } from './raw-statements.js';
 
@@ -75,13 +76,18 @@ export class RawDb {
 
   private async transaction<T>(tenant: string, read_only: boolean, work: (run: Runner) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
-    const run: Runner = async <Row>(statement: RawStatement, values: unknown[]) =>
-      (await client.query<Row & pg.QueryResultRow>({ name: statement.name, text: statement.text, values })).rows;
+    // BEGIN and the settings go with the first statement, one round trip, as the service sends them.
+    let begin: PipelineStep[] | undefined = beginSteps(tenant, this.limits, read_only, 'bench');
+    const run: Runner = async <Row>(statement: RawStatement, values: unknown[]) => {
+      if (begin === undefined) return (await client.query<Row & pg.QueryResultRow>({ name: statement.name, text: statement.text, values })).rows;
+      const pipeline = new Pipeline([...begin, { name: statement.name, text: statement.text, values, rows: true }]);
+      begin = undefined;
+      await client.query(pipeline);
+      return (await pipeline).rows as Row[];
+    };
     try {
-      // BEGIN with the tenant and timeouts in one round trip, as the service does.
-      await client.query(beginStatement(tenant, this.limits, read_only, 'bench'));
       const result = await work(run);
-      await client.query('commit');
+      if (begin === undefined) await client.query('commit');
       client.release();
       return result;
     } catch (error) {

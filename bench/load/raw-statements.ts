@@ -3,7 +3,7 @@
  * each scenario, imported from the service, so that the ceiling does the
  * same database work without gRPC, handlers, the runner or the ORM.
  */
-export { beginStatement } from '../../src/db/transaction.js';
+export { beginSteps } from '../../src/db/transaction.js';
 export { APPLY_COMMIT, APPLY_RESERVE, LOCK_ITEMS_BY_PRODUCT, READ_AVAILABILITY, RESERVE_ONE } from '../../src/inventory/stock-repository.js';
 export { CHANGE_LAYERS, DEBIT_BALANCE, FIFO_FIRST, FIFO_NEXT } from '../../src/parts/stock-statements.js';
 

@@ -10,6 +10,7 @@ import { CompiledQuery, type DatabaseConnection } from 'kysely';
 import pg from 'pg';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations/index.js';
+import { startSession } from './pipeline.js';
 import { sessionOptions } from './session.js';
 
 const { escapeIdentifier } = pg;
@@ -50,14 +51,14 @@ export function ormOptions(options: OrmOptions): Options {
     forceUtcTimezone: true,
     allowGlobalContext: false,
     debug: false,
-    onCreateConnection: options.as_owner
-      ? undefined
-      : async (connection: unknown) => {
-          // Session-wide, once per physical connection: cheaper than per
-          // transaction, and a statement that escapes our transaction helper
-          // still cannot act as the table owner.
-          await (connection as DatabaseConnection).executeQuery(CompiledQuery.raw(`set role ${escapeIdentifier(options.runtime_role)}`));
-        },
+    onCreateConnection: async (connection: unknown) => {
+      // Session-wide, once per physical connection: cheaper than per
+      // transaction, and a statement that escapes our transaction helper
+      // still cannot act as the table owner. The connection's backend pid is
+      // learnt in the same round trip, for cancelling (pipeline.ts).
+      const steps = options.as_owner ? [] : [{ text: `set role ${escapeIdentifier(options.runtime_role)}` }];
+      await startSession((pipeline) => (connection as DatabaseConnection).executeQuery({ sql: pipeline, parameters: [], query: { kind: 'RawNode' } } as unknown as CompiledQuery), steps);
+    },
   };
 }
 

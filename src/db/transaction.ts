@@ -1,9 +1,11 @@
 /**
  * One RPC, one transaction. Every domain operation runs through
  * TransactionRunner.run, which
- *  - takes a connection from the ORM's pool and opens a transaction on it,
- *    setting the caller's tenant for row-level security and bounding lock
- *    waits and statement time in the same round trip as BEGIN,
+ *  - takes a connection from the ORM's pool and opens a transaction on it
+ *    with its first statement: BEGIN, the caller's tenant for row-level
+ *    security and the bounds on lock waits and statement time travel with
+ *    that statement as one pipeline (pipeline.ts), one round trip; a
+ *    transaction that never sends a statement never begins,
  *  - makes the unit of work (a fresh EntityManager fork bound to that
  *    transaction, flushed before commit) the first time the work asks for
  *    `tx.em`,
@@ -19,6 +21,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { CompiledQuery, type Kysely } from 'kysely';
 import pg from 'pg';
+import { Pipeline, type PipelineStep } from './pipeline.js';
 import { AbortedError, UnavailableError, assert } from '../shared/errors.js';
 import type { CallContext, Caller } from '../shared/caller.js';
 
@@ -115,27 +118,28 @@ export interface TransactionLimits {
 export type CancelBackend = (backend_pid: number) => Promise<void>;
 
 /**
- * BEGIN and the transaction's settings as one simple-protocol query, one
- * round trip however many settings (every transaction pays it). The
- * settings are SET LOCAL statements rather than set_config() calls: a
- * distributed PostgreSQL (Citus, with citus.propagate_set_commands =
- * 'local', pinned in session.ts) carries a SET LOCAL to every node the
- * transaction's statements run on, and row-level security there must see
- * the tenant; set_config() stays on the node it ran on. SET takes no bind
- * parameters, so every value is a literal escaped here; the tenant is also
- * a validated name. The last statement answers the backend pid, for
- * cancelling. The caller (JWT subject) rides along for the outbox
- * triggers, which record who made each change (migration 0007); a
- * maintenance task (a sweep that spans tenants) declares itself here too.
- * Exported for the benchmark's raw-db ceiling, which sends the same.
+ * BEGIN and the transaction's settings, as the first steps of the
+ * transaction's first pipeline (pipeline.ts): they travel with its first
+ * statement, in one round trip. The settings are SET LOCAL statements
+ * rather than set_config() calls: a distributed PostgreSQL (Citus, with
+ * citus.propagate_set_commands = 'local', pinned in session.ts) carries a
+ * SET LOCAL to every node the transaction's statements run on, and
+ * row-level security there must see the tenant; set_config() stays on the
+ * node it ran on. Each SET LOCAL is a statement of its own, so that is all
+ * Citus replays on a worker. SET takes no bind parameters, so every value
+ * is a literal escaped here; the tenant is also a validated name. The
+ * caller (JWT subject) rides along for the outbox triggers, which record
+ * who made each change (migration 0007); a maintenance task (a sweep that
+ * spans tenants) declares itself here too. Exported for the benchmark's
+ * raw-db ceiling, which sends the same.
  */
-export function beginStatement(
+export function beginSteps(
   tenant_id: string,
   limits: Pick<TransactionLimits, 'lock_timeout_ms' | 'statement_timeout_ms'>,
   read_only: boolean,
   caller_subject = '',
   maintenance_task?: string,
-): string {
+): PipelineStep[] {
   const settings: [string, string][] = [
     ['stockroom.tenant_id', tenant_id],
     ['stockroom.caller', caller_subject],
@@ -143,38 +147,10 @@ export function beginStatement(
     ['statement_timeout', `${Math.trunc(limits.statement_timeout_ms)}ms`],
   ];
   if (maintenance_task !== undefined) settings.push(['stockroom.maintenance', maintenance_task]);
-  const set_local = settings.map(([name, value]) => `set local ${name} = ${pg.escapeLiteral(value)};`).join('\n');
-  return `${read_only ? 'start transaction read only' : 'begin'};
-${set_local}
-select pg_backend_pid() as backend_pid`;
-}
-
-/**
- * A pg query whose result is the last statement's, and which can be
- * awaited. pg runs a query object (one with `submit`) as it is, and Kysely
- * awaits whatever pg's query() returns, so this goes through the ORM's
- * connection unchanged; a plain multi-statement string would come back as
- * an array that Kysely reads as no rows.
- */
-class LastResultQuery extends pg.Query implements PromiseLike<pg.QueryResult> {
-  private readonly result: Promise<pg.QueryResult>;
-
-  constructor(text: string) {
-    super(text);
-    this.result = new Promise((resolve, reject) => {
-      (this as unknown as { callback: (error: Error | null, results: pg.QueryResult | pg.QueryResult[]) => void }).callback = (error, results) => {
-        if (error) reject(error);
-        else resolve(Array.isArray(results) ? results[results.length - 1] : results);
-      };
-    });
-  }
-
-  then<A = pg.QueryResult, B = never>(
-    fulfilled?: ((value: pg.QueryResult) => A | PromiseLike<A>) | null,
-    rejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
-  ): Promise<A | B> {
-    return this.result.then(fulfilled, rejected);
-  }
+  return [
+    { name: read_only ? 'stockroom_begin_read_only' : 'stockroom_begin', text: read_only ? 'start transaction read only' : 'begin' },
+    ...settings.map(([name, value]) => ({ text: `set local ${name} = ${pg.escapeLiteral(value)}` })),
+  ];
 }
 
 const COMMIT = CompiledQuery.raw('commit');
@@ -238,6 +214,13 @@ class PostgresTx implements Tx {
   #em: EntityManager | undefined;
   /** What `count` collected; reported only if this attempt commits. */
   counted: CommittedCount[] | undefined;
+  /** BEGIN and the settings, until they are sent with the transaction's first statement. */
+  #begin: readonly PipelineStep[] | undefined;
+  /** The first pipeline, once sent; undefined while the transaction has not started in PostgreSQL. */
+  started: Promise<unknown> | undefined;
+  /** Resolves with the backend pid once the first pipeline is out, or with undefined when the attempt ends without one. */
+  readonly backend_pid: Promise<number | undefined>;
+  #sent!: (backend_pid: number | undefined) => void;
 
   constructor(
     private readonly orm: MikroORM,
@@ -245,7 +228,12 @@ class PostgresTx implements Tx {
     /** Queries on the transaction's one connection. */
     private readonly transaction: Kysely<any>,
     private readonly trace: TransactionTrace | undefined,
-  ) {}
+    begin: readonly PipelineStep[],
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.#begin = begin;
+    this.backend_pid = new Promise((resolve) => (this.#sent = resolve));
+  }
 
   count(counter: CommittedCounter, grpc_service: string, label: string, by = 1): void {
     (this.counted ??= []).push({ counter, grpc_service, label, by });
@@ -254,10 +242,12 @@ class PostgresTx implements Tx {
   /**
    * The unit of work, made on first use: forking an EntityManager and
    * flushing it cost more Node CPU per call than the statements of a stock
-   * operation, which never needs one.
+   * operation, which never needs one. Its statements queue on the
+   * connection behind BEGIN, sent now on its own.
    */
   get em(): EntityManager {
     if (this.#em === undefined) {
+      if (this.#begin !== undefined) void this.send(this.#begin, 'begin').catch(() => {});
       const em = this.orm.em.fork({ clear: true });
       em.setTransactionContext(this.transaction);
       this.#em = em;
@@ -270,7 +260,31 @@ class PostgresTx implements Tx {
     if (this.#em !== undefined) await this.#em.flush();
   }
 
-  private async execute<Row>(name: string, compiled: CompiledQuery): Promise<{ rows: Row[] }> {
+  /** Called when the attempt is over: a cancel waiting for the first pipeline stops waiting. */
+  ended(): void {
+    this.#sent(undefined);
+  }
+
+  /**
+   * Sends `steps` as one pipeline; the first pipeline of the transaction
+   * carries BEGIN and the settings before them.
+   */
+  private send<Row>(steps: readonly PipelineStep[], name: string): Promise<{ rows: Row[] }> {
+    let all = steps;
+    if (this.#begin !== undefined) {
+      // Nothing was sent yet: a call already over starts nothing.
+      this.signal?.throwIfAborted();
+      all = this.#begin === steps ? steps : [...this.#begin, ...steps];
+      this.#begin = undefined;
+    }
+    const pipeline = new Pipeline(all, this.started === undefined ? this.#sent : undefined);
+    const compiled = { sql: pipeline, parameters: [], query: { kind: 'RawNode' } } as unknown as CompiledQuery;
+    const result = this.traced<Row>(name, compiled);
+    this.started ??= result;
+    return result;
+  }
+
+  private async traced<Row>(name: string, compiled: CompiledQuery): Promise<{ rows: Row[] }> {
     const span = this.trace?.statement(name);
     if (span === undefined) return this.transaction.executeQuery<Row>(compiled);
     try {
@@ -284,22 +298,21 @@ class PostgresTx implements Tx {
   }
 
   async query<Row>(statement: Statement, params: readonly unknown[]): Promise<Row[]> {
+    if (this.#begin !== undefined) return (await this.send<Row>([{ name: statement.name, text: statement.text, values: params, rows: true }], statement.name)).rows;
     // Kysely hands `sql` to pg's client.query unchanged, and pg treats an
-    // object with `name` and `text` as a named prepared statement. This is
-    // the one place that relies on it.
+    // object with `name` and `text` as a named prepared statement.
     const compiled = {
       sql: { name: statement.name, text: statement.text },
       parameters: params,
       query: { kind: 'RawNode' },
     } as unknown as CompiledQuery;
-    const result = await this.execute<Row>(statement.name, compiled);
-    return result.rows;
+    return (await this.traced<Row>(statement.name, compiled)).rows;
   }
 
   async queryDynamic<Row>(text: string, params: readonly unknown[]): Promise<Row[]> {
+    if (this.#begin !== undefined) return (await this.send<Row>([{ text, values: params, rows: true }], 'dynamic')).rows;
     const compiled = { sql: text, parameters: params, query: { kind: 'RawNode' } } as unknown as CompiledQuery;
-    const result = await this.execute<Row>('dynamic', compiled);
-    return result.rows;
+    return (await this.traced<Row>('dynamic', compiled)).rows;
   }
 }
 
@@ -400,25 +413,28 @@ export class TransactionRunner {
     const asked_at = this.observer === undefined ? 0 : performance.now();
     return this.client.connection().execute(async (connection) => {
       this.observer?.connectionAcquired((performance.now() - asked_at) / 1000);
-      const tx = new PostgresTx(this.orm, context.caller, connection, trace);
+      const begin = beginSteps(context.caller.tenant_id, this.limits, options.read_only ?? false, context.caller.subject, options.maintenance_task);
+      const tx = new PostgresTx(this.orm, context.caller, connection, trace, begin, context.signal);
       try {
-        const begin = new LastResultQuery(beginStatement(context.caller.tenant_id, this.limits, options.read_only ?? false, context.caller.subject, options.maintenance_task));
-        const { rows } = await connection.executeQuery<{ backend_pid: number }>({ sql: begin, parameters: [], query: { kind: 'RawNode' } } as unknown as CompiledQuery);
-        const result = await this.inTransaction(tx, rows[0].backend_pid, context, work);
-        await tx.flush();
-        await connection.executeQuery(COMMIT);
+        const result = await this.inTransaction(tx, context, work);
+        // A transaction that never sent a statement never began: nothing to commit.
+        if (tx.started !== undefined) {
+          await tx.started;
+          await tx.flush();
+          await connection.executeQuery(COMMIT);
+        }
         this.observer?.attemptEnded('commit', undefined, tx.counted);
         return result;
       } catch (error) {
         // Harmless when the transaction already ended (a failed COMMIT rolls
         // back by itself); a failed rollback must not hide the first error.
-        await connection.executeQuery(ROLLBACK).catch(() => {});
+        if (tx.started !== undefined) await connection.executeQuery(ROLLBACK).catch(() => {});
         throw error;
       }
     });
   }
 
-  private async inTransaction<T>(tx: PostgresTx, backend_pid: number, context: CallContext, work: (tx: Tx) => Promise<T>): Promise<T> {
+  private async inTransaction<T>(tx: PostgresTx, context: CallContext, work: (tx: Tx) => Promise<T>): Promise<T> {
     const { signal } = context;
     if (!signal || !this.cancel_backend) return work(tx);
     // When the call's deadline passes or the client goes away, the running
@@ -429,10 +445,15 @@ export class TransactionRunner {
     const cancel_backend = this.cancel_backend;
     let cancelling: Promise<void> | undefined;
     const on_abort = () => {
-      this.observer?.backendCancelled();
-      // A failed cancel is reported where it is sent (database.ts logs it);
-      // the call has ended either way, so it does not fail the call twice.
-      cancelling = cancel_backend(backend_pid).catch(() => {});
+      // The backend is known once the transaction's first pipeline is out;
+      // if none goes out before the attempt ends, there is nothing to cancel.
+      cancelling = tx.backend_pid.then((backend_pid) => {
+        if (backend_pid === undefined) return;
+        this.observer?.backendCancelled();
+        // A failed cancel is reported where it is sent (database.ts logs it);
+        // the call has ended either way, so it does not fail the call twice.
+        return cancel_backend(backend_pid).catch(() => {});
+      });
     };
     signal.throwIfAborted();
     signal.addEventListener('abort', on_abort, { once: true });
@@ -443,6 +464,7 @@ export class TransactionRunner {
       return result;
     } finally {
       signal.removeEventListener('abort', on_abort);
+      tx.ended();
       // Hold the connection until the cancel has landed, so it can only
       // ever hit this transaction, never the next user of the connection.
       await cancelling;
