@@ -19,7 +19,8 @@ import {
   FIFO_NEXT,
   LOCK_ITEMS_BY_PRODUCT,
   READ_AVAILABILITY,
-  RESERVE_ONE,
+  COMMIT_PRODUCT,
+  RESERVE_PRODUCT,
   beginSteps,
   type RawStatement,
 } from './raw-statements.js';
@@ -76,23 +77,27 @@ export class RawDb {
 
   private async transaction<T>(tenant: string, read_only: boolean, work: (run: Runner) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
-    // BEGIN and the settings go with the first statement, one round trip, as the service sends them.
+    // As the service sends them (src/db/transaction.ts): BEGIN and the
+    // settings go with the first statement, and a last statement that
+    // decides by itself takes COMMIT along, each pipeline one round trip.
     let begin: PipelineStep[] | undefined = beginSteps(tenant, this.limits, read_only, 'bench');
-    const run: Runner = async <Row>(statement: RawStatement, values: unknown[]) => {
-      if (begin === undefined) return (await client.query<Row & pg.QueryResultRow>({ name: statement.name, text: statement.text, values })).rows;
-      const pipeline = new Pipeline([...begin, { name: statement.name, text: statement.text, values, rows: true }]);
+    let committed = false;
+    const run: Runner = async <Row>(statement: RawStatement, values: unknown[], last = false) => {
+      const step: PipelineStep = { name: statement.name, text: statement.text, values, rows: true };
+      const pipeline = new Pipeline([...(begin ?? []), step, ...(last ? [{ name: 'stockroom_commit', text: 'commit' }] : [])]);
       begin = undefined;
       await client.query(pipeline);
+      committed = last;
       return (await pipeline).rows as Row[];
     };
     try {
       const result = await work(run);
-      if (begin === undefined) await client.query('commit');
+      if (begin === undefined && !committed) await client.query('commit');
       client.release();
       return result;
     } catch (error) {
       try {
-        await client.query('rollback');
+        if (!committed) await client.query('rollback');
         client.release();
       } catch {
         client.release(true);
@@ -102,16 +107,18 @@ export class RawDb {
   }
 
   /**
-   * Reserve as the service does it: one product in one statement (lock,
-   * check, write); otherwise, or when that one found too little, lock the
-   * items in id order, check what is available, hold the units.
+   * Reserve as the service does it: one product in one call that decides
+   * and commits (lock, check, write or refuse); several in id order: lock
+   * the items, check what is available, hold the units.
    */
   reserve(tenant: string, reference: string, lines: readonly OrderLine[]): Promise<void> {
     return this.transaction(tenant, false, async (run) => {
       if (lines.length === 1) {
         const [line] = lines;
-        const written = await run(RESERVE_ONE, [tenant, line.product_id, String(line.quantity), reference, null]);
-        if (written.length === 1) return;
+        const [row] = await run<{ admitted: boolean }>(RESERVE_PRODUCT, [tenant, line.product_id, String(line.quantity), reference, null], true);
+        if (row === undefined) throw new Refusal('NOT_FOUND', `no product ${line.product_id}`);
+        if (!row.admitted) throw new Refusal('FAILED_PRECONDITION', 'insufficient stock');
+        return;
       }
       const items = await run<ItemRow>(LOCK_ITEMS_BY_PRODUCT, [tenant, lines.map((line) => line.product_id)]);
       const by_product = new Map(items.map((item) => [item.product_id, item]));
@@ -126,9 +133,16 @@ export class RawDb {
     });
   }
 
-  /** CommitOutbound: lock the items, then ship what the reference holds (checked in the statement), one movement per product. */
+  /** CommitOutbound as the service does it: one product in one call that decides and commits; several: lock the items, then ship what the reference holds. */
   commitOutbound(tenant: string, reference: string, lines: readonly OrderLine[], subject: string): Promise<void> {
     return this.transaction(tenant, false, async (run) => {
+      if (lines.length === 1) {
+        const [line] = lines;
+        const [row] = await run<{ admitted: boolean }>(COMMIT_PRODUCT, [tenant, line.product_id, String(line.quantity), reference, '', subject], true);
+        if (row === undefined) throw new Refusal('NOT_FOUND', `no product ${line.product_id}`);
+        if (!row.admitted) throw new Refusal('FAILED_PRECONDITION', 'reservation exceeded');
+        return;
+      }
       const items = await run<ItemRow>(LOCK_ITEMS_BY_PRODUCT, [tenant, lines.map((line) => line.product_id)]);
       const by_product = new Map(items.map((item) => [item.product_id, item]));
       for (const line of lines) if (!by_product.has(line.product_id)) throw new Refusal('NOT_FOUND', `no product ${line.product_id}`);
@@ -196,7 +210,8 @@ export class RawDb {
 
 type FifoLayer = { id: string; qty_on_hand: string; unit_cost: string; received_us: string; receipt_seq: string };
 
-type Runner = <Row>(statement: RawStatement, values: unknown[]) => Promise<Row[]>;
+/** Runs a statement; `last`: the transaction's last, COMMIT going with it. */
+type Runner = <Row>(statement: RawStatement, values: unknown[], last?: boolean) => Promise<Row[]>;
 
 function inLockOrder(lines: readonly OrderLine[], items: Map<string, ItemRow>): { ids: string[]; quantities: string[] } {
   const pairs = lines.map((line) => ({ id: items.get(line.product_id)!.id, quantity: line.quantity }));

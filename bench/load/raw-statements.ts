@@ -4,7 +4,7 @@
  * same database work without gRPC, handlers, the runner or the ORM.
  */
 export { beginSteps } from '../../src/db/transaction.js';
-export { APPLY_COMMIT, APPLY_RESERVE, LOCK_ITEMS_BY_PRODUCT, READ_AVAILABILITY, RESERVE_ONE } from '../../src/inventory/stock-repository.js';
+export { APPLY_COMMIT, APPLY_RESERVE, COMMIT_PRODUCT, LOCK_ITEMS_BY_PRODUCT, READ_AVAILABILITY, RESERVE_PRODUCT } from '../../src/inventory/stock-repository.js';
 export { CHANGE_LAYERS, DEBIT_BALANCE, FIFO_FIRST, FIFO_NEXT } from '../../src/parts/stock-statements.js';
 
 export interface RawStatement {

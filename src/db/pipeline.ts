@@ -7,7 +7,9 @@
  *
  * PostgreSQL runs the steps in order; after the first error it skips the
  * rest until the Sync, so a step runs only if every step before it
- * succeeded. The answer is the last step's result.
+ * succeeded (a COMMIT after a failed statement never runs). The answer is
+ * the result of the last step that returns rows (BEGIN, SET and COMMIT do
+ * not).
  *
  * This is a pg query object (one with `submit`): pg runs it on its
  * connection as it runs its own queries, and Kysely (the ORM's driver) hands
@@ -70,6 +72,8 @@ export class Pipeline extends pg.Query implements PromiseLike<pg.QueryResult> {
   private answering = 0;
   /** pg's connection the pipeline was sent on, once sent. */
   connection: object | undefined;
+  /** The step whose result is the answer. */
+  private readonly answer_step: number;
 
   constructor(
     private readonly steps: readonly PipelineStep[],
@@ -77,10 +81,12 @@ export class Pipeline extends pg.Query implements PromiseLike<pg.QueryResult> {
     private readonly on_sent?: (backend_pid: number | undefined) => void,
   ) {
     super({ text: '' });
+    const with_rows = steps.findLastIndex((step) => step.rows === true);
+    this.answer_step = with_rows >= 0 ? with_rows : steps.length - 1;
     this.result = new Promise((resolve, reject) => {
       (this as unknown as { callback: (error: Error | null, results: pg.QueryResult | pg.QueryResult[]) => void }).callback = (error, results) => {
         if (error) reject(error);
-        else resolve(Array.isArray(results) ? results[results.length - 1] : results);
+        else resolve(Array.isArray(results) ? results[this.answer_step] : results);
       };
     });
   }

@@ -66,6 +66,19 @@ export interface Tx {
   /** Runs SQL whose text varies per call (dynamic filters); parameters stay separate from text. */
   queryDynamic<Row>(text: string, params: readonly unknown[]): Promise<Row[]>;
   /**
+   * Runs the statement the work means to be the transaction's last. When
+   * nothing else is left to it (no unit of work to flush, no statement
+   * promised after it by `notLast`), COMMIT goes with it in the same round
+   * trip: a transaction of one statement costs one round trip. The
+   * statement must leave nothing to roll back if the work then refuses on
+   * its answer (it writes all or nothing, and a refusal writes nothing); a
+   * failed statement still rolls back, its COMMIT never running. No
+   * statement may follow it.
+   */
+  queryLast<Row>(statement: Statement, params: readonly unknown[]): Promise<Row[]>;
+  /** Runs `work`, whose last statement is not the transaction's (something is written after it, e.g. an idempotency record). */
+  notLast<T>(work: () => Promise<T>): Promise<T>;
+  /**
    * Counts something for the metrics once this transaction commits, so a
    * rolled-back or retried attempt counts nothing (e.g. stock movements).
    */
@@ -154,6 +167,7 @@ export function beginSteps(
 }
 
 const COMMIT = CompiledQuery.raw('commit');
+const COMMIT_STEP: PipelineStep = { name: 'stockroom_commit', text: 'commit' };
 const ROLLBACK = CompiledQuery.raw('rollback');
 
 // PostgreSQL SQLSTATEs we act on.
@@ -247,12 +261,39 @@ class PostgresTx implements Tx {
    */
   get em(): EntityManager {
     if (this.#em === undefined) {
+      this.stillOpen();
       if (this.#begin !== undefined) void this.send(this.#begin, 'begin').catch(() => {});
       const em = this.orm.em.fork({ clear: true });
       em.setTransactionContext(this.transaction);
       this.#em = em;
     }
     return this.#em;
+  }
+
+  /** True once a queryLast committed with its statement. */
+  committed = false;
+  /** How many `notLast` works are running: while any is, queryLast does not commit. */
+  #not_last = 0;
+
+  private stillOpen(): void {
+    assert(!this.committed, 'a statement after the transaction committed with its last one (queryLast)');
+  }
+
+  async queryLast<Row>(statement: Statement, params: readonly unknown[]): Promise<Row[]> {
+    if (this.#not_last > 0 || this.#em !== undefined) return this.query(statement, params);
+    this.stillOpen();
+    const { rows } = await this.send<Row>([{ name: statement.name, text: statement.text, values: params, rows: true }, COMMIT_STEP], statement.name);
+    this.committed = true;
+    return rows;
+  }
+
+  async notLast<T>(work: () => Promise<T>): Promise<T> {
+    this.#not_last++;
+    try {
+      return await work();
+    } finally {
+      this.#not_last--;
+    }
   }
 
   /** Writes what the unit of work still holds (as em.transactional does before commit). */
@@ -298,6 +339,7 @@ class PostgresTx implements Tx {
   }
 
   async query<Row>(statement: Statement, params: readonly unknown[]): Promise<Row[]> {
+    this.stillOpen();
     if (this.#begin !== undefined) return (await this.send<Row>([{ name: statement.name, text: statement.text, values: params, rows: true }], statement.name)).rows;
     // Kysely hands `sql` to pg's client.query unchanged, and pg treats an
     // object with `name` and `text` as a named prepared statement.
@@ -310,6 +352,7 @@ class PostgresTx implements Tx {
   }
 
   async queryDynamic<Row>(text: string, params: readonly unknown[]): Promise<Row[]> {
+    this.stillOpen();
     if (this.#begin !== undefined) return (await this.send<Row>([{ text, values: params, rows: true }], 'dynamic')).rows;
     const compiled = { sql: text, parameters: params, query: { kind: 'RawNode' } } as unknown as CompiledQuery;
     return (await this.traced<Row>('dynamic', compiled)).rows;
@@ -417,8 +460,9 @@ export class TransactionRunner {
       const tx = new PostgresTx(this.orm, context.caller, connection, trace, begin, context.signal);
       try {
         const result = await this.inTransaction(tx, context, work);
-        // A transaction that never sent a statement never began: nothing to commit.
-        if (tx.started !== undefined) {
+        // A transaction that never sent a statement never began, and one that
+        // committed with its last statement is over: nothing to commit.
+        if (tx.started !== undefined && !tx.committed) {
           await tx.started;
           await tx.flush();
           await connection.executeQuery(COMMIT);
@@ -428,7 +472,7 @@ export class TransactionRunner {
       } catch (error) {
         // Harmless when the transaction already ended (a failed COMMIT rolls
         // back by itself); a failed rollback must not hide the first error.
-        if (tx.started !== undefined) await connection.executeQuery(ROLLBACK).catch(() => {});
+        if (tx.started !== undefined && !tx.committed) await connection.executeQuery(ROLLBACK).catch(() => {});
         throw error;
       }
     });

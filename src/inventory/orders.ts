@@ -18,7 +18,7 @@ import { LIMITS } from './limits.js';
 import { lineField, mergeLines } from './lines.js';
 import type { AvailabilityResult, OrderLine, OrderResult, ReservationLineView } from './model.js';
 import { toBigInt, toItem, toLine, toMovement, type ItemRow } from './rows.js';
-import { stockRepository as repository, type CommitRow, type ItemQuantities, type LineRow } from './stock-repository.js';
+import { stockRepository as repository, type CommitRow, type ItemQuantities, type LapsedHoldRow, type LineRow } from './stock-repository.js';
 import { INVENTORY_SERVICE_NAME, inventoryMethod } from './methods.js';
 
 export interface OrderInput {
@@ -88,15 +88,22 @@ async function exceeded(tx: Tx, reference: string, merged: readonly OrderLine[],
     reference,
     refused.map((line) => items.get(line.product_id)!.id),
   );
-  const lapsed = lapsedRefusal(reference, refused, (line) => holds.get(items.get(line.product_id)!.id));
+  return heldTooLittle(reference, refused, (line) => holds.get(items.get(line.product_id)!.id));
+}
+
+/** The refusal of lines that asked for more than their holds (`hold`, read under the items' locks) have: lapsed, or exceeded. */
+function heldTooLittle(reference: string, refused: readonly OrderLine[], hold: (line: OrderLine) => LapsedHoldRow | undefined): Error {
+  const lapsed = lapsedRefusal(reference, refused, hold);
   if (lapsed) return lapsed;
-  const lines: ExceededLine[] = refused.map((line) => ({
-    product_id: line.product_id,
-    requested: line.quantity,
-    held: toBigInt(holds.get(items.get(line.product_id)!.id)?.held ?? 0),
-  }));
+  const lines: ExceededLine[] = refused.map((line) => ({ product_id: line.product_id, requested: line.quantity, held: toBigInt(hold(line)?.held ?? 0) }));
   assert(lines.every((line) => line.requested > line.held), 'a refused line had enough held');
   return new ReservationExceededError(reference, lines);
+}
+
+/** What a line asked of an item that has too little available. */
+function shortage(line: OrderLine, item: ItemRow): Shortage | undefined {
+  const available = toBigInt(item.on_hand) - toBigInt(item.reserved);
+  return line.quantity > available ? { key: line.product_id, id: item.id, requested: String(line.quantity), available: String(available) } : undefined;
 }
 
 const CHECK_VIOLATION = '23514';
@@ -125,7 +132,7 @@ function productLimitRefusal(error: unknown): string | undefined {
  * 0004c), so the limit is exact however many Reserves add to one reference
  * at once; its error carries the count.
  */
-async function withinProductLimit(reference: string, write: () => Promise<LineRow[]>): Promise<LineRow[]> {
+async function withinProductLimit<T>(reference: string, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (error) {
@@ -137,6 +144,15 @@ async function withinProductLimit(reference: string, write: () => Promise<LineRo
       { reference, products, limit: String(LIMITS.products_per_reference) },
     );
   }
+}
+
+/** The answer to a commit that shipped `rows` (in request order), counted once it commits. */
+function shipped(tx: Tx, reference: string, rows: readonly CommitRow[]): OrderResult {
+  tx.count('stock_movements', INVENTORY_SERVICE_NAME, 'OUTBOUND', rows.length);
+  return {
+    ...orderResult(reference, rows),
+    movements: rows.map((row) => toMovement({ ...row, item_id: row.id, product_id: row.product_id })),
+  };
 }
 
 export class OrderFlow {
@@ -186,28 +202,22 @@ export class OrderFlow {
     return this.runner.run(context, (tx) =>
       this.idempotency.run(tx, { method: inventoryMethod('Reserve'), key: idempotency_key, input }, async () => {
         const merged = mergeLines(input.lines);
-        if (merged.length === 1) {
-          // The common order of one product: lock, check and write in one round trip.
-          const [row] = await withinProductLimit(input.reference, async () => {
-            const one = await repository.reserveOne(tx, input.reference, merged[0], input.ttl_ms);
-            return one ? [one] : [];
-          });
-          if (row) return orderResult(input.reference, [row]);
-        }
+        if (merged.length === 1) return this.reserveProduct(tx, input, merged[0]);
         const items = await lockLines(tx, input.lines, merged);
-        const shortages: Shortage[] = [];
-        for (const line of merged) {
-          const item = items.get(line.product_id)!;
-          const available = toBigInt(item.on_hand) - toBigInt(item.reserved);
-          if (line.quantity > available) {
-            shortages.push({ key: line.product_id, id: item.id, requested: String(line.quantity), available: String(available) });
-          }
-        }
+        const shortages = merged.map((line) => shortage(line, items.get(line.product_id)!)).filter((each) => each !== undefined);
         if (shortages.length > 0) throw new InsufficientStockError(shortages, 'productId');
         const rows = await withinProductLimit(input.reference, () => repository.applyReserve(tx, input.reference, inLockOrder(merged, items), items.values(), input.ttl_ms));
         return orderResult(input.reference, inRequestOrder(merged, rows));
       }),
     );
+  }
+
+  /** The common order of one product: lock, decide, write and commit in one round trip. */
+  private async reserveProduct(tx: Tx, input: ReserveInput, line: OrderLine): Promise<OrderResult> {
+    const decided = await withinProductLimit(input.reference, () => repository.reserveProduct(tx, input.reference, line, input.ttl_ms));
+    if (decided === undefined) throw new NotFoundError('product', line.product_id, lineField(input.lines, line.product_id));
+    if (!decided.admitted) throw new InsufficientStockError([shortage(line, decided.item)!], 'productId');
+    return orderResult(input.reference, [decided.row]);
   }
 
   /** Releases the given lines, or with no lines everything the reference still holds. */
@@ -257,17 +267,21 @@ export class OrderFlow {
     return this.runner.run(context, (tx) =>
       this.idempotency.run(tx, { method: inventoryMethod('CommitOutbound'), key: idempotency_key, input }, async () => {
         const merged = mergeLines(input.lines);
+        if (merged.length === 1) return this.commitProduct(tx, input, merged[0]);
         const items = await lockLines(tx, input.lines, merged);
         const written = await repository.applyCommit(tx, input.reference, input.notes, inLockOrder(merged, items), items.values());
         if (written.length < merged.length) throw await exceeded(tx, input.reference, merged, items, written);
-        tx.count('stock_movements', INVENTORY_SERVICE_NAME, 'OUTBOUND', written.length);
-        const rows = inRequestOrder<CommitRow>(merged, written);
-        return {
-          ...orderResult(input.reference, rows),
-          movements: rows.map((row) => toMovement({ ...row, item_id: row.id, product_id: row.product_id })),
-        };
+        return shipped(tx, input.reference, inRequestOrder<CommitRow>(merged, written));
       }),
     );
+  }
+
+  /** A commit of one product: lock, decide, write and commit in one round trip. */
+  private async commitProduct(tx: Tx, input: CommitInput, line: OrderLine): Promise<OrderResult> {
+    const decided = await repository.commitProduct(tx, input.reference, input.notes, line);
+    if (decided === undefined) throw new NotFoundError('product', line.product_id, lineField(input.lines, line.product_id));
+    if (!decided.admitted) throw heldTooLittle(input.reference, [line], () => decided.hold);
+    return shipped(tx, input.reference, [decided.row]);
   }
 
   /** Every product the reference ever reserved, ordered by product id. */

@@ -149,20 +149,35 @@ export const APPLY_RESERVE = applyReserve('inventory_apply_reserve', false);
 const APPLY_RESERVE_EXPIRING = applyReserve('inventory_apply_reserve_expiring', true);
 
 /**
- * Reserve of a single product in one round trip, by the function of
- * migration 0009a: it locks the item if it has the units (the lock re-checks
- * availability on the last committed row after any wait) and writes the
- * hold (its trigger adds it to reserved). A flash sale's hot row is thus
- * held for one call and the commit. No row back: the product is unknown or
- * short (the caller then takes the general path, which names why under the
- * lock). With one row, lock order cannot matter. A function, not one
- * statement with data-modifying CTEs, so that Citus runs it whole on the
- * tenant's node (one step) instead of through the coordinator.
+ * Reserve of a single product decided in one call, by the function of
+ * migration 0016a: it locks the item (re-read after any lock wait), and if
+ * it has the units writes the hold (its trigger adds it to reserved). A
+ * refusal answers with the item it was checked against and writes nothing,
+ * so the call is the transaction's last statement and its COMMIT travels
+ * with it (Tx.queryLast): a Reserve of one product is one round trip, and a
+ * flash sale's hot row is held for that call and the commit. No row: the
+ * product is unknown. A function rather than one statement with
+ * data-modifying CTEs, so that Citus runs it whole on the tenant's node.
  * $2 product, $3 quantity, $4 reference, $5 lifetime in ms (null: none).
  */
-export const RESERVE_ONE = sql(
-  'inventory_reserve_one',
-  `select * from stockroom_tenant_reserve_one($1, $2, $3::bigint, $4, $5::bigint)`,
+export const RESERVE_PRODUCT = sql(
+  'inventory_reserve_product',
+  `select * from stockroom_tenant_reserve_product($1, $2, $3::bigint, $4, $5::bigint)`,
+);
+
+/**
+ * CommitOutbound of a single product decided in one call (migration
+ * 0016a): it locks the item and reads the reference's line of it; if the
+ * line holds the units and has not lapsed, it writes the OUTBOUND movement
+ * (its trigger moves them from held to committed and off on_hand and
+ * reserved). A refusal answers with the item and the line as they stand
+ * (line columns null without a line) and writes nothing. As RESERVE_PRODUCT,
+ * the transaction's last statement. No row: the product is unknown.
+ * $2 product, $3 quantity, $4 reference, $5 notes, $6 author.
+ */
+export const COMMIT_PRODUCT = sql(
+  'inventory_commit_product',
+  `select * from stockroom_tenant_commit_product($1, $2, $3::bigint, $4, $5, $6)`,
 );
 
 /**
@@ -233,6 +248,10 @@ const APPLY_STOCK_CHANGE = sql(
 );
 
 export type LineRow = ItemRow & HoldRow;
+export type LapsedHoldRow = HoldRow & { lapsed: boolean };
+
+/** What a call that decides by itself answers: the rows it wrote, or what it refused against. */
+export type Decided<Written, Hold = never> = { admitted: true; row: Written } | { admitted: false; item: ItemRow; hold?: Hold };
 export type CommitRow = LineRow & Omit<MovementRow, 'item_id' | 'product_id'>;
 export type StockChangeRow = ItemRow & Omit<MovementRow, 'item_id' | 'product_id'>;
 
@@ -290,10 +309,22 @@ export const stockRepository = {
     return row;
   },
 
-  /** Reserves one product if it has the units (see RESERVE_ONE); undefined if unknown or short. */
-  async reserveOne(tx: Tx, reference: string, line: { product_id: string; quantity: bigint }, ttl_ms?: number): Promise<LineRow | undefined> {
-    const [row] = await tx.query<LineRow>(RESERVE_ONE, [tx.caller.tenant_id, line.product_id, String(line.quantity), reference, ttl_ms ?? null]);
-    return row;
+  /** A Reserve of one product, decided and committed in one call (see RESERVE_PRODUCT); undefined: no such product. */
+  async reserveProduct(tx: Tx, reference: string, line: { product_id: string; quantity: bigint }, ttl_ms?: number): Promise<Decided<LineRow> | undefined> {
+    const [row] = await tx.queryLast<LineRow & { admitted: boolean }>(RESERVE_PRODUCT, [tx.caller.tenant_id, line.product_id, String(line.quantity), reference, ttl_ms ?? null]);
+    if (row === undefined) return undefined;
+    const { admitted, ...written } = row;
+    return admitted ? { admitted, row: written } : { admitted, item: written };
+  },
+
+  /** A CommitOutbound of one product, decided and committed in one call (see COMMIT_PRODUCT); undefined: no such product. */
+  async commitProduct(tx: Tx, reference: string, notes: string, line: { product_id: string; quantity: bigint }): Promise<Decided<CommitRow, LapsedHoldRow> | undefined> {
+    const params = [tx.caller.tenant_id, line.product_id, String(line.quantity), reference, notes, tx.caller.subject];
+    const [row] = await tx.queryLast<CommitRow & LapsedHoldRow & { admitted: boolean }>(COMMIT_PRODUCT, params);
+    if (row === undefined) return undefined;
+    const { admitted, lapsed, ...written } = row;
+    if (admitted) return { admitted, row: written };
+    return { admitted, item: written, hold: written.item_id === null ? undefined : { ...written, lapsed } };
   },
 
   /** Writes the holds of a checked batch on one locked item (see RESERVE_LINES); one row per reference. */

@@ -203,8 +203,9 @@ export class IdempotencyStore {
     const request_hash = fingerprint(call.method, call.input);
     const claimed = await tx.query(CLAIM, [tenant, call.method, call.key, request_hash, this.retention_hours]);
     if (claimed.length === 0) return this.replay<T>(tx, call, request_hash);
-    const result = await operation();
-    await tx.query(STORE, [tenant, call.method, call.key, encodeTaggedJson(result)]);
+    // The record is the transaction's last write: the operation's statements come before it.
+    const result = await tx.notLast(operation);
+    await tx.queryLast(STORE, [tenant, call.method, call.key, encodeTaggedJson(result)]);
     return result;
   }
 

@@ -26,6 +26,7 @@ import { Migration0013aInventoryTenantFunctions } from './Migration0013aInventor
 import { Migration0014aPartsTenantFunctions } from './Migration0014aPartsTenantFunctions.js';
 import { Migration0014bLedgerIdentityRefused } from './Migration0014bLedgerIdentityRefused.js';
 import { Migration0015aNodePositions } from './Migration0015aNodePositions.js';
+import { Migration0016aDecidedInOneCall } from './Migration0016aDecidedInOneCall.js';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: '0001_foundation', class: Migration0001Foundation },
@@ -54,4 +55,5 @@ export const MIGRATIONS: MigrationObject[] = [
   // citus-parts' range, after 0015a, which databases may already have run.
   { name: '0014a_parts_tenant_functions', class: Migration0014aPartsTenantFunctions },
   { name: '0014b_ledger_identity_refused', class: Migration0014bLedgerIdentityRefused },
+  { name: '0016a_decided_in_one_call', class: Migration0016aDecidedInOneCall },
 ];
