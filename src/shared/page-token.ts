@@ -18,7 +18,7 @@
  * The same secret keys sealBlock, the one-block cipher of the ledgers'
  * positions (src/db/position.ts).
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, type Cipher, type Decipher } from 'node:crypto';
 import { InvalidArgumentError } from './errors.js';
 import { fingerprint } from './idempotency.js';
 
@@ -93,16 +93,33 @@ function open(token: string): Buffer | undefined {
  * caller's own rows.
  */
 export function sealBlock(block: Buffer): string {
-  const cipher = createCipheriv('aes-256-ecb', block_key, null).setAutoPadding(false);
-  return Buffer.concat([cipher.update(block), cipher.final()]).toString('base64url');
+  return blockCiphers().seal.update(block).toString('base64url');
+}
+
+/**
+ * One cipher each way per key, reused: a block cipher in ECB without
+ * padding keeps no state between whole blocks, so update() of one block is
+ * that block's encryption, and final() is never needed. (A cipher made per
+ * position was about 2% of the server's CPU on CommitOutbound.)
+ */
+let block_ciphers: { key: Buffer; seal: Cipher; open: Decipher } | undefined;
+
+function blockCiphers(): { seal: Cipher; open: Decipher } {
+  if (block_ciphers?.key !== block_key) {
+    block_ciphers = {
+      key: block_key,
+      seal: createCipheriv('aes-256-ecb', block_key, null).setAutoPadding(false),
+      open: createDecipheriv('aes-256-ecb', block_key, null).setAutoPadding(false),
+    };
+  }
+  return block_ciphers;
 }
 
 /** Undefined unless `text` is 22 base64url characters. */
 export function openBlock(text: string): Buffer | undefined {
   const sealed = Buffer.from(text, 'base64url');
   if (sealed.length !== BLOCK_BYTES || sealed.toString('base64url') !== text) return undefined;
-  const decipher = createDecipheriv('aes-256-ecb', block_key, null).setAutoPadding(false);
-  return Buffer.concat([decipher.update(sealed), decipher.final()]);
+  return blockCiphers().open.update(sealed);
 }
 
 function scopeDigest(scope: PageScope): string {
