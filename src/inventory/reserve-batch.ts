@@ -117,7 +117,8 @@ class BatchDecision {
       const { input, line } = this.batch[index];
       return { reference: input.reference, quantity: line.quantity, ttl_ms: input.ttl_ms };
     });
-    const rows = await repository.reserveLines(this.tx, item.id, holds);
+    // Without keys to settle after it, the write is the transaction's last statement: its COMMIT goes with it.
+    const rows = await repository.reserveLines(this.tx, item.id, holds, this.keys.size === 0);
     const by_reference = new Map(rows.map((row) => [row.reference, row]));
     let reserved = toBigInt(item.reserved);
     for (const index of admitted) {

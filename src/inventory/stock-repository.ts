@@ -327,15 +327,16 @@ export const stockRepository = {
     return { admitted, item: written, hold: written.item_id === null ? undefined : { ...written, lapsed } };
   },
 
-  /** Writes the holds of a checked batch on one locked item (see RESERVE_LINES); one row per reference. */
-  reserveLines(tx: Tx, item_id: string, holds: readonly { reference: string; quantity: bigint; ttl_ms?: number }[]): Promise<(HoldRow & { reference: string })[]> {
-    return tx.query(RESERVE_LINES, [
+  /** Writes the holds of a checked batch on one locked item (see RESERVE_LINES); one row per reference. `last`: nothing follows it (Tx.queryLast). */
+  reserveLines(tx: Tx, item_id: string, holds: readonly { reference: string; quantity: bigint; ttl_ms?: number }[], last: boolean): Promise<(HoldRow & { reference: string })[]> {
+    const params = [
       tx.caller.tenant_id,
       item_id,
       holds.map((hold) => hold.reference),
       holds.map((hold) => String(hold.quantity)),
       holds.map((hold) => (hold.ttl_ms === undefined ? null : String(hold.ttl_ms))),
-    ]);
+    ];
+    return last ? tx.queryLast(RESERVE_LINES, params) : tx.query(RESERVE_LINES, params);
   },
 
   /** `locked`: the change's items as locked (lockItemsByProduct); ttl_ms: the lines' lifetime; undefined, they never expire. */
