@@ -11,7 +11,9 @@ import { sql, TransactionRunner } from '../src/db/transaction.js';
 import type { CallContext } from '../src/shared/caller.js';
 import { rawQuery, startStockroom, testRuntimeRole, uniqueTenant, type TestStockroom } from './support/harness.js';
 
-const TABLE = 'test_transaction_last';
+// Its own schema: the tenancy test checks every table in public, in parallel with this file.
+const SCHEMA = 'test_scratch';
+const TABLE = `${SCHEMA}.transaction_last`;
 const INSERT = sql('test_transaction_last_insert', `insert into ${TABLE} (run, n) values ($1, $2) returning n`);
 const FAIL = sql('test_transaction_last_fail', `select 1 / $1::int as boom`);
 const COUNT = sql('test_transaction_last_count', `select count(*)::int as n from ${TABLE} where run = $1`);
@@ -22,7 +24,9 @@ const context = (): CallContext => ({ caller: { tenant_id: uniqueTenant('last'),
 
 beforeAll(async () => {
   stockroom = await startStockroom();
+  await rawQuery(`create schema if not exists ${SCHEMA}`);
   await rawQuery(`create table if not exists ${TABLE} (run text not null, n int not null)`);
+  await rawQuery(`grant usage on schema ${SCHEMA} to ${testRuntimeRole()}`);
   await rawQuery(`grant select, insert on ${TABLE} to ${testRuntimeRole()}`);
   runner = new TransactionRunner(stockroom.app.database.orm, { lock_timeout_ms: 5_000, statement_timeout_ms: 10_000, retry_max: 3 });
 });
