@@ -81,3 +81,21 @@ test('inside notLast the last statement does not commit, and a later refusal rol
   ).rejects.toThrow('refused after the write');
   expect(await rows(run)).toEqual([]);
 });
+
+test('a call that ends after its last statement committed gets the committed answer, not a rollback that cannot happen', async () => {
+  const run = randomUUID();
+  const cancelling = new TransactionRunner(
+    stockroom.app.database.orm,
+    { lock_timeout_ms: 5_000, statement_timeout_ms: 10_000, retry_max: 3 },
+    (backend_pid) => stockroom.app.database.cancelBackend(backend_pid),
+  );
+  const call = new AbortController();
+  const answer = await cancelling.run({ ...context(), signal: call.signal }, async (tx) => {
+    const rows = await tx.queryLast<{ n: number }>(INSERT, [run, 1]);
+    // The deadline passes (or the client leaves) after the commit.
+    call.abort(new Error('deadline passed'));
+    return rows;
+  });
+  expect(answer).toEqual([{ n: 1 }]);
+  expect(await rows(run)).toEqual([1]);
+});

@@ -497,8 +497,10 @@ export class TransactionRunner {
     signal.addEventListener('abort', on_abort, { once: true });
     try {
       const result = await work(tx);
-      // Nobody waits for this answer any more: roll back rather than commit.
-      signal.throwIfAborted();
+      // Nobody waits for this answer any more: roll back rather than commit,
+      // unless the last statement already committed (Tx.queryLast): then the
+      // work is done and counted as committed, whoever is still listening.
+      if (!tx.committed) signal.throwIfAborted();
       return result;
     } finally {
       signal.removeEventListener('abort', on_abort);
