@@ -21,6 +21,7 @@ import {
   READ_AVAILABILITY,
   COMMIT_PRODUCT,
   RESERVE_PRODUCT,
+  COMMIT_STEP,
   beginSteps,
   type RawStatement,
 } from './raw-statements.js';
@@ -84,7 +85,7 @@ export class RawDb {
     let committed = false;
     const run: Runner = async <Row>(statement: RawStatement, values: unknown[], last = false) => {
       const step: PipelineStep = { name: statement.name, text: statement.text, values, rows: true };
-      const pipeline = new Pipeline([...(begin ?? []), step, ...(last ? [{ name: 'stockroom_commit', text: 'commit' }] : [])]);
+      const pipeline = new Pipeline([...(begin ?? []), step, ...(last ? [COMMIT_STEP] : [])]);
       begin = undefined;
       await client.query(pipeline);
       committed = last;

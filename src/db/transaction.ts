@@ -167,7 +167,8 @@ export function beginSteps(
 }
 
 const COMMIT = CompiledQuery.raw('commit');
-const COMMIT_STEP: PipelineStep = { name: 'stockroom_commit', text: 'commit' };
+/** COMMIT as a pipeline's last step (Tx.queryLast); exported for the benchmark's raw-db ceiling, which sends the same. */
+export const COMMIT_STEP: PipelineStep = { name: 'stockroom_commit', text: 'commit' };
 const ROLLBACK = CompiledQuery.raw('rollback');
 
 // PostgreSQL SQLSTATEs we act on.
@@ -218,6 +219,11 @@ export interface AvailabilityReport {
   succeeded(): void;
 }
 
+/** A statement and its values as one step of a pipeline. */
+function stepOf(name: string | undefined, text: string, params: readonly unknown[]): PipelineStep {
+  return { name, text, values: params, rows: true };
+}
+
 class PostgresTx implements Tx {
   #em: EntityManager | undefined;
   /** What `count` collected; reported only if this attempt commits. */
@@ -226,6 +232,10 @@ class PostgresTx implements Tx {
   #begin: readonly PipelineStep[] | undefined;
   /** The first pipeline, once sent; undefined while the transaction has not started in PostgreSQL. */
   started: Promise<unknown> | undefined;
+  /** True once a queryLast committed with its statement. */
+  committed = false;
+  /** How many `notLast` works are running: while any is, queryLast does not commit. */
+  #not_last = 0;
   /** Resolves with the backend pid once the first pipeline is out, or with undefined when the attempt ends without one. */
   readonly backend_pid: Promise<number | undefined>;
   #sent!: (backend_pid: number | undefined) => void;
@@ -256,7 +266,7 @@ class PostgresTx implements Tx {
   get em(): EntityManager {
     if (this.#em === undefined) {
       this.stillOpen();
-      if (this.#begin !== undefined) void this.send(this.#begin, 'begin').catch(() => {});
+      if (this.#begin !== undefined) void this.send([], 'begin').catch(() => {});
       const em = this.orm.em.fork({ clear: true });
       em.setTransactionContext(this.transaction);
       this.#em = em;
@@ -264,19 +274,17 @@ class PostgresTx implements Tx {
     return this.#em;
   }
 
-  /** True once a queryLast committed with its statement. */
-  committed = false;
-  /** How many `notLast` works are running: while any is, queryLast does not commit. */
-  #not_last = 0;
+  async query<Row>(statement: Statement, params: readonly unknown[]): Promise<Row[]> {
+    return (await this.send<Row>([stepOf(statement.name, statement.text, params)], statement.name)).rows;
+  }
 
-  private stillOpen(): void {
-    assert(!this.committed, 'a statement after the transaction committed with its last one (queryLast)');
+  async queryDynamic<Row>(text: string, params: readonly unknown[]): Promise<Row[]> {
+    return (await this.send<Row>([stepOf(undefined, text, params)], 'dynamic')).rows;
   }
 
   async queryLast<Row>(statement: Statement, params: readonly unknown[]): Promise<Row[]> {
     if (this.#not_last > 0 || this.#em !== undefined) return this.query(statement, params);
-    this.stillOpen();
-    const { rows } = await this.send<Row>([{ name: statement.name, text: statement.text, values: params, rows: true }, COMMIT_STEP], statement.name);
+    const { rows } = await this.send<Row>([stepOf(statement.name, statement.text, params), COMMIT_STEP], statement.name);
     this.committed = true;
     return rows;
   }
@@ -300,16 +308,22 @@ class PostgresTx implements Tx {
     this.#sent(undefined);
   }
 
+  private stillOpen(): void {
+    assert(!this.committed, 'a statement after the transaction committed with its last one (queryLast)');
+  }
+
   /**
-   * Sends `steps` as one pipeline; the first pipeline of the transaction
-   * carries BEGIN and the settings before them.
+   * Sends `steps` as one pipeline (pipeline.ts), through the ORM's driver,
+   * which hands a pg query object to pg unchanged. The transaction's first
+   * pipeline carries BEGIN and the settings before them.
    */
   private send<Row>(steps: readonly PipelineStep[], name: string): Promise<{ rows: Row[] }> {
+    this.stillOpen();
     let all = steps;
     if (this.#begin !== undefined) {
       // Nothing was sent yet: a call already over starts nothing.
       this.signal?.throwIfAborted();
-      all = this.#begin === steps ? steps : [...this.#begin, ...steps];
+      all = [...this.#begin, ...steps];
       this.#begin = undefined;
     }
     const pipeline = new Pipeline(all, this.started === undefined ? this.#sent : undefined);
@@ -330,26 +344,6 @@ class PostgresTx implements Tx {
       span.end(error);
       throw error;
     }
-  }
-
-  async query<Row>(statement: Statement, params: readonly unknown[]): Promise<Row[]> {
-    this.stillOpen();
-    if (this.#begin !== undefined) return (await this.send<Row>([{ name: statement.name, text: statement.text, values: params, rows: true }], statement.name)).rows;
-    // Kysely hands `sql` to pg's client.query unchanged, and pg treats an
-    // object with `name` and `text` as a named prepared statement.
-    const compiled = {
-      sql: { name: statement.name, text: statement.text },
-      parameters: params,
-      query: { kind: 'RawNode' },
-    } as unknown as CompiledQuery;
-    return (await this.traced<Row>(statement.name, compiled)).rows;
-  }
-
-  async queryDynamic<Row>(text: string, params: readonly unknown[]): Promise<Row[]> {
-    this.stillOpen();
-    if (this.#begin !== undefined) return (await this.send<Row>([{ text, values: params, rows: true }], 'dynamic')).rows;
-    const compiled = { sql: text, parameters: params, query: { kind: 'RawNode' } } as unknown as CompiledQuery;
-    return (await this.traced<Row>('dynamic', compiled)).rows;
   }
 }
 

@@ -18,10 +18,8 @@ import { LIMITS } from './limits.js';
 import { INVENTORY_SERVICE_NAME, inventoryMethod } from './methods.js';
 import type { HoldExpiryView, Page, ReservationLineView } from './model.js';
 import { dateFromMicros, fromMicros, microsFromInstant, type Micros } from '../shared/time.js';
-import { toBigInt, toLine, type HoldRow } from './rows.js';
+import { toBigInt, toLine, type HoldRow, type LapsedHoldRow } from './rows.js';
 import { EFFECTIVE_HOLD, stockRepository as repository } from './stock-repository.js';
-
-type LapsedRow = HoldRow & { lapsed: boolean };
 
 /**
  * The refusal for lines a request named whose hold has expired (its expire
@@ -31,7 +29,7 @@ type LapsedRow = HoldRow & { lapsed: boolean };
 export function lapsedRefusal<Line extends { product_id: string; quantity: bigint }>(
   reference: string,
   lines: readonly Line[],
-  hold: (line: Line) => LapsedRow | undefined,
+  hold: (line: Line) => LapsedHoldRow | undefined,
 ): ReservationExpiredError | undefined {
   const expired: ExpiredLine[] = [];
   for (const line of lines) {
@@ -51,7 +49,7 @@ export function lapsedRefusal<Line extends { product_id: string; quantity: bigin
  * refusal if what it held expired, from its lines as reservationLines reads
  * them; undefined if none did.
  */
-export function expiredInstead(reference: string, lines: readonly (LapsedRow & { product_id: string })[]): ReservationExpiredError | undefined {
+export function expiredInstead(reference: string, lines: readonly (LapsedHoldRow & { product_id: string })[]): ReservationExpiredError | undefined {
   return lapsedRefusal(
     reference,
     lines.map((line) => ({ product_id: line.product_id, quantity: 0n, row: line })),

@@ -17,8 +17,8 @@ import { expiredInstead, lapsedRefusal } from './holds.js';
 import { LIMITS } from './limits.js';
 import { lineField, mergeLines } from './lines.js';
 import type { AvailabilityResult, OrderLine, OrderResult, ReservationLineView } from './model.js';
-import { toBigInt, toItem, toLine, toMovement, type ItemRow } from './rows.js';
-import { stockRepository as repository, type CommitRow, type ItemQuantities, type LapsedHoldRow, type LineRow } from './stock-repository.js';
+import { toBigInt, toItem, toLine, toMovement, type ItemRow, type LapsedHoldRow } from './rows.js';
+import { stockRepository as repository, type CommitRow, type ItemQuantities, type LineRow } from './stock-repository.js';
 import { INVENTORY_SERVICE_NAME, inventoryMethod } from './methods.js';
 
 export interface OrderInput {

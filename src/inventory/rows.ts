@@ -7,7 +7,8 @@ import { assert } from '../shared/errors.js';
 import { microsFromInstant } from '../shared/time.js';
 import { itemView, MOVEMENT_TYPES, type ItemView, type MovementType, type MovementView, type ReservationLineView } from './model.js';
 
-type Text = string | number | bigint;
+/** A number column as pg returns it (bigint and numeric come as text). */
+export type Text = string | number | bigint;
 type Instant = string | Date;
 
 /** Columns of inventory_items (alias `i`) read into an ItemRow. */
@@ -36,6 +37,9 @@ export interface HoldRow {
   line_created_at: Instant;
   line_updated_at: Instant;
 }
+
+/** A line with whether its expire time has passed (its held units are then expired). */
+export type LapsedHoldRow = HoldRow & { lapsed: boolean };
 
 export interface MovementRow {
   /** The internal sequence: the position's tie-breaker, never shown. */

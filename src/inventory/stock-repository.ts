@@ -27,9 +27,7 @@
 import { sql, type Tx } from '../db/transaction.js';
 import { LIMITS } from './limits.js';
 import type { MovementType } from './model.js';
-import { ITEM_COLUMNS, type HoldRow, type ItemRow, type MovementRow } from './rows.js';
-
-type Text = string | number | bigint;
+import { ITEM_COLUMNS, type HoldRow, type ItemRow, type LapsedHoldRow, type MovementRow, type Text } from './rows.js';
 
 /** True when the line's expire time has passed (its held units are expired). */
 export const LAPSED = `coalesce(r.expires_at <= now(), false) as lapsed`;
@@ -248,7 +246,6 @@ const APPLY_STOCK_CHANGE = sql(
 );
 
 export type LineRow = ItemRow & HoldRow;
-export type LapsedHoldRow = HoldRow & { lapsed: boolean };
 
 /** What a call that decides by itself answers: the rows it wrote, or what it refused against. */
 export type Decided<Written, Hold = never> = { admitted: true; row: Written } | { admitted: false; item: ItemRow; hold?: Hold };
@@ -283,8 +280,8 @@ export const stockRepository = {
   },
 
   /** The reference's lines for these items; call only with the items locked. */
-  async readHolds(tx: Tx, reference: string, item_ids: readonly string[]): Promise<Map<string, HoldRow & { lapsed: boolean }>> {
-    const rows = await tx.query<HoldRow & { lapsed: boolean }>(READ_HOLDS, [tx.caller.tenant_id, reference, item_ids]);
+  async readHolds(tx: Tx, reference: string, item_ids: readonly string[]): Promise<Map<string, LapsedHoldRow>> {
+    const rows = await tx.query<LapsedHoldRow>(READ_HOLDS, [tx.caller.tenant_id, reference, item_ids]);
     return new Map(rows.map((row) => [row.item_id, row]));
   },
 
@@ -294,7 +291,7 @@ export const stockRepository = {
   },
 
   /** Every line of a reference with its product id, ordered by product id. */
-  reservationLines(tx: Tx, reference: string, limit: number): Promise<(HoldRow & { product_id: string; lapsed: boolean })[]> {
+  reservationLines(tx: Tx, reference: string, limit: number): Promise<(LapsedHoldRow & { product_id: string })[]> {
     return tx.query(RESERVATION_LINES, [tx.caller.tenant_id, reference, limit]);
   },
 
