@@ -53,6 +53,29 @@ async function tryConnect(url: string, statements: readonly string[] = []): Prom
   }
 }
 
+/**
+ * What a deployment migrated before 0005b holds: makes `stockroom_app` if
+ * missing and runs `grants` to it in the database at `url`. A fresh database
+ * migrating in another test file drops an unused stockroom_app in its 0005b,
+ * maybe between the making and the first grant (which then fails with
+ * undefined_object); once a grant is in, PostgreSQL refuses to drop the role.
+ * So both happen in one go, again if the role vanished.
+ */
+async function holdLegacyGrants(url: string, grants: readonly string[]): Promise<void> {
+  await asSuperuser(url, `do $$ begin
+    for attempt in 1..5 loop
+      begin
+        if not exists (select from pg_roles where rolname = 'stockroom_app') then create role stockroom_app nologin; end if;
+        ${grants.map((grant) => `${grant};`).join('\n        ')}
+        return;
+      exception when undefined_object then
+        null;
+      end;
+    end loop;
+    raise exception 'stockroom_app was dropped under us five times';
+  end $$`);
+}
+
 afterAll(async () => {
   for (const database of scratches) await database.drop();
   for (const role of made_roles.reverse()) await rawQuery(`drop role if exists ${role}`);
@@ -131,10 +154,11 @@ test('an existing deployment: grants of the cluster-wide stockroom_app move to t
   await migrate(database.url);
   const role = runtimeRoleFor(database.url);
   // What a database migrated before 0005b looks like: the old role holds the grants.
-  await asSuperuser(database.url, `do $$ begin if not exists (select from pg_roles where rolname = 'stockroom_app') then create role stockroom_app nologin; end if; end $$`);
-  await asSuperuser(database.url, `revoke select, update on inventory_items from ${role}`);
-  await asSuperuser(database.url, `grant select, update on inventory_items to stockroom_app`);
-  await asSuperuser(database.url, `grant usage on sequence inventory_movements_id_seq to stockroom_app`);
+  await holdLegacyGrants(database.url, [
+    `revoke select, update on inventory_items from ${role}`,
+    'grant select, update on inventory_items to stockroom_app',
+    'grant usage on sequence inventory_movements_id_seq to stockroom_app',
+  ]);
   await migrate(database.url);
   const [after] = await asSuperuser<Record<string, boolean>>(
     database.url,
