@@ -9,7 +9,7 @@ import pg from 'pg';
 import { migrate } from '../src/db/migrate.js';
 import { defaultRuntimeRole, runtimeRoleFor } from '../src/db/runtime-role.js';
 import { connectionConfig } from '../src/db/session.js';
-import { call, createScratchDatabase, rawQuery, startStockroom, type ScratchDatabase } from './support/harness.js';
+import { call, createScratchDatabase, rawQuery, startStockroom, testDatabaseUrl, type ScratchDatabase } from './support/harness.js';
 
 const PASSWORD = 'role-test-password';
 const made_roles: string[] = [];
@@ -74,6 +74,26 @@ async function holdLegacyGrants(url: string, grants: readonly string[]): Promise
     end loop;
     raise exception 'stockroom_app was dropped under us five times';
   end $$`);
+}
+
+/**
+ * Drops `stockroom_app` in an open transaction of `client`, as another
+ * database's 0005b does: the role's lock is held until `client` commits.
+ * Makes the role first (committed, unused) if missing; again if a fresh
+ * database in another test file dropped it in the meantime.
+ */
+async function dropLegacyRoleUncommitted(client: pg.Client): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await rawQuery(`do $$ begin create role stockroom_app nologin; exception when duplicate_object then null; end $$`);
+    await client.query('begin');
+    try {
+      await client.query('drop role stockroom_app');
+      return;
+    } catch (error) {
+      await client.query('rollback');
+      if (attempt === 5) throw error;
+    }
+  }
 }
 
 afterAll(async () => {
@@ -169,4 +189,79 @@ test('an existing deployment: grants of the cluster-wide stockroom_app move to t
     [role],
   );
   expect(after).toEqual({ runtime_reads: true, runtime_updates: true, legacy_reads: false, legacy_sequence: false });
+});
+
+/**
+ * Resolves when a backend connected to `database` waits for the lock on the
+ * role named `role` (the lock DROP ROLE holds until its transaction ends), or
+ * when `settled` has resolved; fails after `timeout_ms`.
+ */
+async function untilWaitingOnRole(database: string, role: string, settled: Promise<unknown>, timeout_ms: number): Promise<void> {
+  let done = false;
+  void settled.finally(() => { done = true; });
+  const deadline = Date.now() + timeout_ms;
+  while (!done) {
+    const [{ waiting }] = await rawQuery<{ waiting: boolean }>(
+      `select exists (select from pg_locks l join pg_stat_activity a on a.pid = l.pid join pg_roles r on r.oid = l.objid
+                      where not l.granted and l.locktype = 'object' and l.classid = 'pg_authid'::regclass
+                        and r.rolname = $2 and a.datname = $1) as waiting`,
+      [database, role],
+    );
+    if (waiting) return;
+    if (Date.now() > deadline) throw new Error(`no backend of ${database} waited on role ${role} within ${timeout_ms} ms, nor did it finish`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test("a fresh database migrates while another database's 0005b drops the legacy stockroom_app under it", async () => {
+  // The race of two deployments (or two jest workers) migrating at once on
+  // one cluster, made deterministic: the legacy role exists, unused (as an
+  // upgraded deployment, or the test above, leaves it), and another
+  // database's 0005b has dropped it in its migration transaction, which
+  // holds the role's lock until that migration commits.
+  const other = new pg.Client(connectionConfig(testDatabaseUrl()));
+  await other.connect();
+  try {
+    await dropLegacyRoleUncommitted(other);
+    const database = await scratch('stockroom_race');
+    const migration = migrate(database.url).then(() => 'migrated', (error: Error) => error.message);
+    // This database's migration, as far as it gets while the other's drop is
+    // uncommitted: either done, or waiting for the role's lock.
+    await untilWaitingOnRole(database.name, 'stockroom_app', migration, 30_000);
+    await other.query('commit');
+    expect(await migration).toBe('migrated');
+    const [grants] = await asSuperuser<{ legacy: number; runtime_idempotency: boolean; runtime_schema: boolean; runtime_sequence: boolean }>(
+      database.url,
+      `select (select count(*)::int from pg_class c, aclexplode(c.relacl) x join pg_roles r on r.oid = x.grantee
+               where c.relnamespace = 'public'::regnamespace and r.rolname = 'stockroom_app') as legacy,
+              has_table_privilege($1, 'idempotency_keys', 'select, insert, update, delete') as runtime_idempotency,
+              has_schema_privilege($1, 'public', 'usage') as runtime_schema,
+              has_sequence_privilege($1, 'inventory_movements_id_seq', 'usage') as runtime_sequence`,
+      [runtimeRoleFor(database.url)],
+    );
+    expect(grants).toEqual({ legacy: 0, runtime_idempotency: true, runtime_schema: true, runtime_sequence: true });
+  } finally {
+    await other.query('rollback').catch(() => {});
+    await other.end();
+  }
+});
+
+test("a non-superuser owner migrates a fresh database while an un-upgraded deployment still holds stockroom_app", async () => {
+  // The un-upgraded deployment: its grant to the legacy role keeps the role
+  // alive (no 0005b elsewhere can drop it) and owned by someone else. On
+  // PostgreSQL 16+ the old 0001 failed here: joining the role needs ADMIN
+  // OPTION on it, which this owner lacks.
+  const old = await scratch('stockroom_unupgraded');
+  await holdLegacyGrants(old.url, ['grant usage on schema public to stockroom_app']);
+  const owner = await loginRole('rt_owner_fresh', 'createrole');
+  const database = await scratch('stockroom_fresh_owned', owner);
+  expect(await migrate(database.urlAs(owner, PASSWORD))).toContain('0005b_runtime_role');
+  const [state] = await asSuperuser<{ owner_in_legacy: boolean; legacy_grants: number }>(
+    database.url,
+    `select pg_has_role($1, 'stockroom_app', 'member') as owner_in_legacy,
+            (select count(*)::int from pg_class c, aclexplode(c.relacl) x join pg_roles r on r.oid = x.grantee
+             where c.relnamespace = 'public'::regnamespace and r.rolname = 'stockroom_app') as legacy_grants`,
+    [owner],
+  );
+  expect(state).toEqual({ owner_in_legacy: false, legacy_grants: 0 });
 });

@@ -1,23 +1,27 @@
 import { Migration } from '@mikro-orm/migrations';
-import { CURRENT_TENANT } from './sql.js';
+import { CURRENT_TENANT, grantToRuntime } from './sql.js';
 
 /**
- * What both contexts stand on: the service role, the ledger guard and the
- * idempotency store.
+ * What both contexts stand on: the ledger guard, the idempotency store and
+ * the runtime role's first grants.
+ *
+ * As shipped, this created the cluster-wide `stockroom_app` when missing,
+ * made the owner a member and granted to it; migrations 0002-0004 granted
+ * their sequences to it too, and 0005b moved all of it to the runtime role
+ * and dropped `stockroom_app` once unused. A fresh database now grants to
+ * its runtime role directly, so it never depends on `stockroom_app`
+ * surviving: while another database's 0005b dropped that role (its lock held
+ * until that migration commits), the grants here failed with `role
+ * "stockroom_app" does not exist`. The end state is the one 0005b produced
+ * (same grants, by the same grantor, on the runtime role; none on
+ * `stockroom_app`), and a database that ran the old 0001 never runs it
+ * again (0005b and the runner move what it granted).
  */
 export class Migration0001Foundation extends Migration {
   override name = '0001_foundation';
 
   override up(): void {
-    // Roles are cluster-wide, so another database on the same server may have made it.
-    this.addSql(`do $$ begin
-      if not exists (select from pg_roles where rolname = 'stockroom_app') then
-        create role stockroom_app nologin;
-      end if;
-    end $$`);
-    // Lets a non-superuser owner switch the service's connections to the role.
-    this.addSql(`grant stockroom_app to current_user`);
-    this.addSql(`grant usage on schema public to stockroom_app`);
+    this.addSql(grantToRuntime('usage', 'schema public'));
 
     this.addSql(`create function stockroom_refuse_ledger_change() returns trigger language plpgsql as $$
       begin
@@ -47,6 +51,6 @@ export class Migration0001Foundation extends Migration {
     this.addSql(`create policy idempotency_keys_insert on idempotency_keys for insert with check (tenant_id = ${CURRENT_TENANT})`);
     this.addSql(`create policy idempotency_keys_update on idempotency_keys for update using (tenant_id = ${CURRENT_TENANT}) with check (tenant_id = ${CURRENT_TENANT})`);
     this.addSql(`create policy idempotency_keys_purge on idempotency_keys for delete using (expires_at < now())`);
-    this.addSql(`grant select, insert, update, delete on idempotency_keys to stockroom_app`);
+    this.addSql(grantToRuntime('select, insert, update, delete', 'idempotency_keys'));
   }
 }

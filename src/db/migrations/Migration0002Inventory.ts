@@ -1,5 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
-import { appendOnly, tenantTable } from './sql.js';
+import { appendOnly, grantToRuntime, tenantTable } from './sql.js';
 
 /**
  * Stock per product, reservations per order reference, and the movement
@@ -93,6 +93,6 @@ export class Migration0002Inventory extends Migration {
     this.addSql(`create index inventory_movements_reference_newest on inventory_movements (tenant_id, reference, created_at, id) where reference <> ''`);
     for (const statement of tenantTable('inventory_movements', ['SELECT', 'INSERT'])) this.addSql(statement);
     for (const statement of appendOnly('inventory_movements')) this.addSql(statement);
-    this.addSql(`grant usage on sequence inventory_movements_id_seq to stockroom_app`);
+    this.addSql(grantToRuntime('usage', 'sequence inventory_movements_id_seq'));
   }
 }

@@ -1,5 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
-import { appendOnly, tenantTable } from './sql.js';
+import { appendOnly, grantToRuntime, tenantTable } from './sql.js';
 
 /**
  * The parts store: catalog, locations, a balance per part and location (the
@@ -155,7 +155,7 @@ export class Migration0003Parts extends Migration {
     this.addSql(`create index part_movements_by_work_order on part_movements (tenant_id, work_order_id, id) where work_order_id is not null`);
     for (const statement of tenantTable('part_movements', ['SELECT', 'INSERT'])) this.addSql(statement);
     for (const statement of appendOnly('part_movements')) this.addSql(statement);
-    this.addSql(`grant usage on sequence part_movements_id_seq to stockroom_app`);
+    this.addSql(grantToRuntime('usage', 'sequence part_movements_id_seq'));
 
     // What a work order consumed, layer by layer; a return is a negative
     // line. Append-only like the ledger: a line is never edited, so a work
@@ -185,6 +185,6 @@ export class Migration0003Parts extends Migration {
     this.addSql(`create index work_order_lines_by_work_order on work_order_lines (tenant_id, work_order_id, part_id, location_id, id)`);
     for (const statement of tenantTable('work_order_lines', ['SELECT', 'INSERT'])) this.addSql(statement);
     for (const statement of appendOnly('work_order_lines')) this.addSql(statement);
-    this.addSql(`grant usage on sequence work_order_lines_id_seq to stockroom_app`);
+    this.addSql(grantToRuntime('usage', 'sequence work_order_lines_id_seq'));
   }
 }

@@ -1,4 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
+import { grantToRuntime } from './sql.js';
 
 /**
  * Strict FIFO on same-day receipts (issue 10, item 2). Layers were ordered
@@ -35,7 +36,7 @@ export class Migration0004FifoReceiptOrder extends Migration {
     this.addSql(`alter table part_batches alter column receipt_seq set default nextval('part_batches_receipt_seq')`);
     this.addSql(`alter table part_batches alter column receipt_seq set not null`);
     this.addSql(`alter sequence part_batches_receipt_seq owned by part_batches.receipt_seq`);
-    this.addSql(`grant usage on sequence part_batches_receipt_seq to stockroom_app`);
+    this.addSql(grantToRuntime('usage', 'sequence part_batches_receipt_seq'));
     this.addSql(`drop index part_batches_fifo`);
     this.addSql(`create index part_batches_fifo on part_batches (tenant_id, part_id, location_id, received_at, receipt_seq) where qty_on_hand > 0`);
   }

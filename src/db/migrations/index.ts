@@ -1,7 +1,10 @@
 /**
  * Every migration, in the order it runs. Listed explicitly rather than found
  * by globbing a folder, so the compiled server and the tests run the same set.
- * Append only: a migration that has shipped is never edited.
+ * Append only: a migration that has shipped is never edited in effect. (Its
+ * SQL may change only where a database that ran it is untouched and a fresh
+ * database ends the same after the whole chain, as when 0001-0004 stopped
+ * granting to the legacy stockroom_app: Migration0001Foundation says why.)
  */
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration0001Foundation } from './Migration0001Foundation.js';

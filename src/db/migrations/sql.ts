@@ -13,8 +13,9 @@ export const RUNTIME_ROLE = `current_setting('stockroom.runtime_role')`;
 
 /**
  * `grant <privileges> on <object> to <the runtime role>`, e.g.
- * grantToRuntime('usage', 'sequence foo_id_seq'). Every migration from 0004 on
- * grants this way; never to the cluster-wide legacy role `stockroom_app`.
+ * grantToRuntime('usage', 'sequence foo_id_seq'). Every migration grants this
+ * way; never to the cluster-wide legacy role `stockroom_app` (0001-0004 did
+ * as shipped; Migration0001Foundation says why they no longer do).
  */
 export function grantToRuntime(privileges: string, object: string): string {
   return `do $$ begin execute format('grant ${privileges} on ${object} to %I', ${RUNTIME_ROLE}); end $$`;
