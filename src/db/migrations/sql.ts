@@ -23,16 +23,26 @@ export function grantToRuntime(privileges: string, object: string): string {
 
 /**
  * `revoke <privileges> on <object>` from the runtime role and from the
- * legacy `stockroom_app` while it still exists: a migration that runs before
- * 0005b moved the legacy grants must take them from both, or 0005b would
- * move them back.
+ * legacy `stockroom_app`: in a database migrated by the old 0001-0003, a
+ * migration that runs before 0005b moved the legacy grants must take them
+ * from both, or 0005b would move them back.
+ *
+ * No such role means it holds nothing to revoke, so `undefined_object` is
+ * caught rather than the role's existence checked first: roles are
+ * cluster-wide, and another database's 0005b may drop `stockroom_app`
+ * between a check and the revoke. Only the role can be undefined here, since
+ * the runtime role's revoke on the same object has just succeeded. A
+ * database that holds legacy grants is safe either way: PostgreSQL refuses to
+ * drop a role while any database holds a grant to it.
  */
 export function revokeFromRuntime(privileges: string, object: string): string {
   return `do $$ begin
     execute format('revoke ${privileges} on ${object} from %I', ${RUNTIME_ROLE});
-    if exists (select from pg_roles where rolname = 'stockroom_app') then
+    begin
       execute 'revoke ${privileges} on ${object} from stockroom_app';
-    end if;
+    exception when undefined_object then
+      null;
+    end;
   end $$`;
 }
 
