@@ -17,7 +17,6 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../dist/src/db/embedded-postgres.js';
 import { migrate } from '../dist/src/db/migrate.js';
 import { NON_ISO_DEFAULTS } from '../dist/src/db/session.js';
-import { defaultRuntimeRole } from '../dist/src/db/runtime-role.js';
 
 export default async function globalSetup() {
   let url;
@@ -42,7 +41,6 @@ export default async function globalSetup() {
   }
   if (process.env.TEST_DATABASE_NON_ISO === '1') await makeNonIso(url);
   await migrate(url);
-  if (process.env.STOCKROOM_TEST_CITUS_WORKERS) await letRuntimeRoleLogIn(url);
   // Workers are started after global setup and inherit this.
   process.env.STOCKROOM_TEST_DATABASE_URL = url;
   process.stdout.write(`\ntest database: ${external ? 'external ' + url.replace(/:[^:@/]*@/, ':***@') : 'embedded ' + url.replace(/:[^:@/]*@/, ':***@')}\n`);
@@ -110,17 +108,6 @@ async function makeCitusDatabase(url, workers) {
   ]);
   process.env.STOCKROOM_TEST_CITUS_WORKERS = JSON.stringify(worker_urls);
   process.stdout.write(`\ntest database on Citus: coordinator and ${workers.length} workers (${workers.map((worker) => `${worker.host}:${worker.port}`).join(', ')})\n`);
-}
-
-/**
- * Citus opens its connections to the workers as the current role, which
- * after SET ROLE is the runtime role: it must log in there (the migration
- * runner creates it NOLOGIN; Citus propagated it to the workers). Trust
- * authentication in the test cluster, so no password.
- */
-async function letRuntimeRoleLogIn(url) {
-  const role = pg.escapeIdentifier(defaultRuntimeRole(new URL(url).pathname.slice(1)));
-  for (const worker of JSON.parse(process.env.STOCKROOM_TEST_CITUS_WORKERS)) await runOn(worker, [`alter role ${role} login`]);
 }
 
 async function runOn(url, statements) {

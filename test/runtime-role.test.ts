@@ -9,7 +9,7 @@ import pg from 'pg';
 import { migrate } from '../src/db/migrate.js';
 import { defaultRuntimeRole, runtimeRoleFor } from '../src/db/runtime-role.js';
 import { connectionConfig } from '../src/db/session.js';
-import { call, createScratchDatabase, rawQuery, startStockroom, testDatabaseUrl, type ScratchDatabase } from './support/harness.js';
+import { call, citusWorkerUrls, createScratchDatabase, rawQuery, startStockroom, testDatabaseUrl, testRuntimeRole, type ScratchDatabase } from './support/harness.js';
 
 const PASSWORD = 'role-test-password';
 const made_roles: string[] = [];
@@ -265,3 +265,53 @@ test("a non-superuser owner migrates a fresh database while an un-upgraded deplo
   );
   expect(state).toEqual({ owner_in_legacy: false, legacy_grants: 0 });
 });
+
+/** The runtime role as each node of the run's database sees it: LOGIN, and its settings in that database. */
+async function runtimeRoleOnNodes(urls: readonly string[]): Promise<{ login: boolean; settings: string[] }[]> {
+  const read = `select r.rolcanlogin as login,
+                       coalesce((select s.setconfig from pg_db_role_setting s
+                                 where s.setrole = r.oid and s.setdatabase = (select oid from pg_database where datname = current_database())), '{}') as settings
+                from pg_roles r where r.rolname = $1`;
+  const states = [];
+  for (const url of urls) states.push((await asSuperuser<{ login: boolean; settings: string[] }>(url, read, [testRuntimeRole()]))[0]);
+  return states;
+}
+
+(citusWorkerUrls().length === 0 ? test : test.skip)('on plain PostgreSQL the runtime role stays NOLOGIN, with no setting of its own', async () => {
+  expect(await runtimeRoleOnNodes([testDatabaseUrl()])).toEqual([{ login: false, settings: [] }]);
+});
+
+/** The server of a database URL, at database `name`. */
+function atDatabase(url: string, name: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${name}`;
+  return parsed.toString();
+}
+
+(citusWorkerUrls().length > 0 ? test : test.skip)(
+  'on Citus the runtime role logs in on every worker, plans per call there, and keeps both when another database adds the nodes',
+  async () => {
+    const workers = citusWorkerUrls();
+    const expected = workers.map(() => ({ login: true, settings: ['plan_cache_mode=force_custom_plan'] }));
+    expect(await runtimeRoleOnNodes(workers)).toEqual(expected);
+    // Another Citus database on the same cluster registering its nodes: node
+    // activation copies every role's attributes from the coordinator, which
+    // took a LOGIN granted on the workers alone away.
+    const probe = `stockroom_probe_${Math.random().toString(36).slice(2, 10)}`;
+    const servers = [testDatabaseUrl(), ...workers];
+    try {
+      for (const server of servers) {
+        await asSuperuser(server, `create database ${probe}`);
+        await asSuperuser(atDatabase(server, probe), 'create extension citus');
+      }
+      const coordinator = new URL(testDatabaseUrl());
+      await asSuperuser(atDatabase(testDatabaseUrl(), probe), `select citus_set_coordinator_host($1, $2)`, [coordinator.hostname, Number(coordinator.port || 5432)]);
+      for (const worker of workers.map((url) => new URL(url))) {
+        await asSuperuser(atDatabase(testDatabaseUrl(), probe), `select citus_add_node($1, $2)`, [worker.hostname, Number(worker.port || 5432)]);
+      }
+      expect(await runtimeRoleOnNodes(workers)).toEqual(expected);
+    } finally {
+      for (const server of servers) await asSuperuser(server, `drop database if exists ${probe} with (force)`);
+    }
+  },
+);

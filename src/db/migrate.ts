@@ -7,7 +7,8 @@
  * Before any migration the deployment's runtime role exists (created here if
  * needed, NOLOGIN) and the owner is a member of it; migrations grant to it by
  * the name they find in the session (stockroom.runtime_role). With a
- * separate runtime login, that login is made a member too.
+ * separate runtime login, that login is made a member too. On Citus the role
+ * also logs in on the workers (fitRuntimeRoleToCitus).
  */
 import pg from 'pg';
 import { openOrm } from './orm.js';
@@ -34,6 +35,7 @@ export async function migrate(url: string, options: MigrateOptions = {}): Promis
   try {
     await lock_client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
     await ensureRuntimeRole(lock_client, runtime_role, options.runtime_login);
+    await fitRuntimeRoleToCitus(lock_client, runtime_role);
     const orm = await openOrm({ url, pool_max: 1, as_owner: true, runtime_role });
     try {
       const applied = await orm.migrator.up(options.to === undefined ? undefined : { to: options.to });
@@ -75,4 +77,35 @@ async function ensureRuntimeRole(client: pg.Client, role: string, login: string 
     const granted = await client.query(`select 1 from pg_roles r join pg_roles l on l.rolname = $2 where r.rolname = $1 and pg_has_role(l.oid, r.oid, 'MEMBER')`, [role, login]);
     if (granted.rowCount === 0) await client.query(`grant ${quoted} to ${pg.escapeIdentifier(login)}`);
   }
+}
+
+/**
+ * On Citus (the extension in this database), two things about the runtime
+ * role, both set on the coordinator, which Citus propagates to every node:
+ *
+ * - LOGIN. Citus opens its connections to the workers as the current role,
+ *   which after SET ROLE is this one. A LOGIN granted on the workers alone
+ *   does not last: adding or activating a node copies every role's
+ *   attributes from the coordinator, NOLOGIN included (seen on 13.2.2: a
+ *   citus_add_node in another database of the cluster took the login away,
+ *   and every delegated call then failed). Where the role may log in from
+ *   is pg_hba.conf's business on each node, as for any role.
+ * - plan_cache_mode = force_custom_plan in this database, for the sessions
+ *   Citus opens on the workers (they log in as this role; the service's own
+ *   sessions on the coordinator log in as another user and are untouched).
+ *   Citus 12.1.11-12.1.12, 13.2.1-13.2.2 and 14.0.0-14.0.1 add a cached local
+ *   plan to a reused generic plan on every execution on a worker
+ *   (citusdata/citus#8824): a worker backend's private memory reached 1.1 GB
+ *   after 5,282 delegated Reserves. Custom plans are never reused, so
+ *   nothing accumulates (8.6 MB, flat, over 10,848), and they cost the same
+ *   there, because the cache missed on every call anyway.
+ */
+async function fitRuntimeRoleToCitus(client: pg.Client, role: string): Promise<void> {
+  const { rows } = await client.query<{ citus: boolean; database: string }>(
+    `select exists (select from pg_extension where extname = 'citus') as citus, current_database() as database`,
+  );
+  if (!rows[0].citus) return;
+  const quoted = pg.escapeIdentifier(role);
+  await client.query(`alter role ${quoted} login`);
+  await client.query(`alter role ${quoted} in database ${pg.escapeIdentifier(rows[0].database)} set plan_cache_mode = force_custom_plan`);
 }
