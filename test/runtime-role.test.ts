@@ -25,6 +25,10 @@ async function asSuperuser<Row extends pg.QueryResultRow = Record<string, unknow
   }
 }
 
+/** How many privileges on the objects of schema public the cluster-wide legacy role holds, as column legacy_grants. */
+const LEGACY_GRANTS = `(select count(*)::int from pg_class c, aclexplode(c.relacl) x join pg_roles r on r.oid = x.grantee
+  where c.relnamespace = 'public'::regnamespace and r.rolname = 'stockroom_app') as legacy_grants`;
+
 /** A login role with a unique name, dropped after the file. */
 async function loginRole(prefix: string, attributes = ''): Promise<string> {
   const name = `${prefix}_${Math.random().toString(36).slice(2, 10)}`;
@@ -162,8 +166,7 @@ test("a member of deployment A's runtime role cannot read deployment B's databas
   const [privileges] = await asSuperuser<{ a_reads: boolean; legacy_grants: number }>(
     b.url,
     `select has_table_privilege($1, 'inventory_items', 'select') as a_reads,
-            (select count(*)::int from pg_class c, aclexplode(c.relacl) x join pg_roles r on r.oid = x.grantee
-             where c.relnamespace = 'public'::regnamespace and r.rolname = 'stockroom_app') as legacy_grants`,
+            ${LEGACY_GRANTS}`,
     [role_a],
   );
   expect(privileges).toEqual({ a_reads: false, legacy_grants: 0 });
@@ -259,8 +262,7 @@ test("a non-superuser owner migrates a fresh database while an un-upgraded deplo
   const [state] = await asSuperuser<{ owner_in_legacy: boolean; legacy_grants: number }>(
     database.url,
     `select pg_has_role($1, 'stockroom_app', 'member') as owner_in_legacy,
-            (select count(*)::int from pg_class c, aclexplode(c.relacl) x join pg_roles r on r.oid = x.grantee
-             where c.relnamespace = 'public'::regnamespace and r.rolname = 'stockroom_app') as legacy_grants`,
+            ${LEGACY_GRANTS}`,
     [owner],
   );
   expect(state).toEqual({ owner_in_legacy: false, legacy_grants: 0 });
