@@ -14,6 +14,7 @@
  * Citus); STOCKROOM_TEST_CITUS_WORKERS then lists the workers' URLs of it.
  */
 import pg from 'pg';
+import { citusWorkers, databaseUrl, makeCitusDatabase } from '../dist/src/db/citus-cluster.js';
 import { startEmbeddedPostgres } from '../dist/src/db/embedded-postgres.js';
 import { migrate } from '../dist/src/db/migrate.js';
 import { NON_ISO_DEFAULTS } from '../dist/src/db/session.js';
@@ -26,13 +27,15 @@ export default async function globalSetup() {
     const admin = new pg.Client({ connectionString: external });
     await admin.connect();
     await admin.query(`create database ${database}`);
-    const workers = await citusWorkers(admin);
+    const workers = await testCitusWorkers(admin);
     await admin.end();
-    const parsed = new URL(external);
-    parsed.pathname = `/${database}`;
-    url = parsed.toString();
-    globalThis.__STOCKROOM_TEST_DROP__ = { external, database, workers: workers?.map((worker) => workerUrl(external, worker)) };
-    if (workers !== undefined) await makeCitusDatabase(url, workers);
+    url = databaseUrl(external, database);
+    globalThis.__STOCKROOM_TEST_DROP__ = { external, database, workers: workers ?? [] };
+    if (workers !== undefined) {
+      const worker_urls = await makeCitusDatabase(url, workers, external);
+      process.env.STOCKROOM_TEST_CITUS_WORKERS = JSON.stringify(worker_urls);
+      process.stdout.write(`\ntest database on Citus: coordinator and ${workers.length} workers (${workers.map((worker) => `${worker.host}:${worker.port}`).join(', ')})\n`);
+    }
   } else {
     // One folder per run, so two runs in one checkout do not wipe each other's database.
     const embedded = await startEmbeddedPostgres({ data_dir: `.data/test-postgres-${process.pid}`, port: 0, fresh: true });
@@ -63,59 +66,14 @@ async function makeNonIso(url) {
  * TEST_DATABASE_CITUS=1 or the server's own database has the citus extension
  * with active workers; undefined for a plain PostgreSQL.
  */
-async function citusWorkers(admin) {
+async function testCitusWorkers(admin) {
   const wanted = process.env.TEST_DATABASE_CITUS;
   if (wanted === '0') return undefined;
-  const { rows } = await admin.query(`select exists (select from pg_extension where extname = 'citus') as citus`);
-  if (!rows[0].citus) {
+  const workers = await citusWorkers(admin);
+  if (workers === undefined) {
     if (wanted === '1') throw new Error('TEST_DATABASE_CITUS=1, but the database of TEST_DATABASE_URL has no citus extension (create it there and add the workers)');
     return undefined;
   }
-  const workers = await admin.query(`select node_name as host, node_port as port from citus_get_active_worker_nodes() order by 1, 2`);
-  if (workers.rows.length === 0 && wanted !== '1') return undefined;
-  return workers.rows;
-}
-
-function workerUrl(coordinator, worker) {
-  const parsed = new URL(coordinator);
-  parsed.hostname = worker.host;
-  parsed.port = String(worker.port);
-  return parsed.toString();
-}
-
-/**
- * A Citus database is one database of that name on every node, each with the
- * extension, and the coordinator's knows its workers (Citus keeps its node
- * list per database). Migration 0009 then distributes every table.
- */
-async function makeCitusDatabase(url, workers) {
-  const database = new URL(url).pathname.slice(1);
-  const worker_urls = [];
-  for (const worker of workers) {
-    const admin = new pg.Client({ connectionString: workerUrl(process.env.TEST_DATABASE_URL, worker) });
-    await admin.connect();
-    await admin.query(`create database ${database}`);
-    await admin.end();
-    const parsed = new URL(workerUrl(url, worker));
-    worker_urls.push(parsed.toString());
-    await runOn(parsed.toString(), ['create extension citus']);
-  }
-  const coordinator = new URL(url);
-  await runOn(url, [
-    'create extension if not exists citus',
-    `select citus_set_coordinator_host('${coordinator.hostname}', ${Number(coordinator.port || 5432)})`,
-    ...workers.map((worker) => `select citus_add_node('${worker.host}', ${Number(worker.port)})`),
-  ]);
-  process.env.STOCKROOM_TEST_CITUS_WORKERS = JSON.stringify(worker_urls);
-  process.stdout.write(`\ntest database on Citus: coordinator and ${workers.length} workers (${workers.map((worker) => `${worker.host}:${worker.port}`).join(', ')})\n`);
-}
-
-async function runOn(url, statements) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    for (const statement of statements) await client.query(statement);
-  } finally {
-    await client.end();
-  }
+  if (workers.length === 0 && wanted !== '1') return undefined;
+  return workers;
 }
