@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { citusWorkers, databaseUrl, dropDatabase, makeCitusDatabase, nodeUrl, type CitusNode } from '../src/db/citus-cluster.js';
+import { citusWorkers, createDatabase, databaseUrl, dropDatabase, makeCitusDatabase, nodeUrl, type CitusNode } from '../src/db/citus-cluster.js';
 import { freePort } from '../src/db/embedded-postgres.js';
 import { migrate } from '../src/db/migrate.js';
 import { connectionConfig } from '../src/db/session.js';
@@ -88,16 +88,6 @@ async function describeCoordinator(url: string): Promise<Coordinator> {
       `select current_setting('server_version') as postgres, split_part(citus_version(), ' ', 2) as citus`,
     );
     return { url, workers, postgres_version: rows[0].postgres, citus_version: rows[0].citus };
-  } finally {
-    await client.end();
-  }
-}
-
-async function createDatabase(server_url: string, database: string): Promise<void> {
-  const client = new pg.Client({ connectionString: server_url });
-  await client.connect();
-  try {
-    await client.query(`create database ${pg.escapeIdentifier(database)}`);
   } finally {
     await client.end();
   }

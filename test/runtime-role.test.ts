@@ -6,6 +6,7 @@
  * the owner.
  */
 import pg from 'pg';
+import { createDatabase, databaseUrl, dropDatabase, makeCitusDatabase } from '../src/db/citus-cluster.js';
 import { migrate } from '../src/db/migrate.js';
 import { defaultRuntimeRole, runtimeRoleFor } from '../src/db/runtime-role.js';
 import { connectionConfig } from '../src/db/session.js';
@@ -283,13 +284,6 @@ async function runtimeRoleOnNodes(urls: readonly string[]): Promise<{ login: boo
   expect(await runtimeRoleOnNodes([testDatabaseUrl()])).toEqual([{ login: false, settings: [] }]);
 });
 
-/** The server of a database URL, at database `name`. */
-function atDatabase(url: string, name: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${name}`;
-  return parsed.toString();
-}
-
 (citusWorkerUrls().length > 0 ? test : test.skip)(
   'on Citus the runtime role logs in on every worker, plans per call there, and keeps both when another database adds the nodes',
   async () => {
@@ -300,20 +294,14 @@ function atDatabase(url: string, name: string): string {
     // activation copies every role's attributes from the coordinator, which
     // took a LOGIN granted on the workers alone away.
     const probe = `stockroom_probe_${Math.random().toString(36).slice(2, 10)}`;
-    const servers = [testDatabaseUrl(), ...workers];
+    const nodes = workers.map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port || 5432) }));
+    const server = databaseUrl(testDatabaseUrl(), 'postgres');
     try {
-      for (const server of servers) {
-        await asSuperuser(server, `create database ${probe}`);
-        await asSuperuser(atDatabase(server, probe), 'create extension citus');
-      }
-      const coordinator = new URL(testDatabaseUrl());
-      await asSuperuser(atDatabase(testDatabaseUrl(), probe), `select citus_set_coordinator_host($1, $2)`, [coordinator.hostname, Number(coordinator.port || 5432)]);
-      for (const worker of workers.map((url) => new URL(url))) {
-        await asSuperuser(atDatabase(testDatabaseUrl(), probe), `select citus_add_node($1, $2)`, [worker.hostname, Number(worker.port || 5432)]);
-      }
+      await createDatabase(server, probe);
+      await makeCitusDatabase(databaseUrl(server, probe), nodes, server);
       expect(await runtimeRoleOnNodes(workers)).toEqual(expected);
     } finally {
-      for (const server of servers) await asSuperuser(server, `drop database if exists ${probe} with (force)`);
+      await dropDatabase(server, probe, nodes);
     }
   },
 );

@@ -25,12 +25,17 @@ export interface CitusNode {
  * caller's choice.
  */
 export async function citusWorkers(client: pg.Client): Promise<CitusNode[] | undefined> {
-  const { rows } = await client.query<{ citus: boolean }>(`select exists (select from pg_extension where extname = 'citus') as citus`);
-  if (!rows[0].citus) return undefined;
+  if (!(await citusInstalled(client))) return undefined;
   const workers = await client.query<{ host: string; port: number }>(
     `select node_name as host, node_port as port from citus_get_active_worker_nodes() order by 1, 2`,
   );
   return workers.rows.map((row) => ({ host: row.host, port: Number(row.port) }));
+}
+
+/** Whether the database `client` is connected to has the citus extension. */
+export async function citusInstalled(client: pg.Client): Promise<boolean> {
+  const { rows } = await client.query<{ citus: boolean }>(`select exists (select from pg_extension where extname = 'citus') as citus`);
+  return rows[0].citus;
 }
 
 /** `url` with the host and port of `node`: the same database and credentials on another node. */
@@ -46,6 +51,11 @@ export function databaseUrl(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
+}
+
+/** Creates `database` on the server of `server_url` (the coordinator, before makeCitusDatabase). */
+export async function createDatabase(server_url: string, database: string): Promise<void> {
+  await runOn(server_url, [`create database ${pg.escapeIdentifier(database)}`]);
 }
 
 /**

@@ -11,6 +11,7 @@
  * also logs in on the workers (fitRuntimeRoleToCitus).
  */
 import pg from 'pg';
+import { citusInstalled } from './citus-cluster.js';
 import { openOrm } from './orm.js';
 import { MOVE_LEGACY_GRANTS } from './migrations/sql.js';
 import { runtimeRoleFor } from './runtime-role.js';
@@ -101,11 +102,8 @@ async function ensureRuntimeRole(client: pg.Client, role: string, login: string 
  *   there, because the cache missed on every call anyway.
  */
 async function fitRuntimeRoleToCitus(client: pg.Client, role: string): Promise<void> {
-  const { rows } = await client.query<{ citus: boolean; database: string }>(
-    `select exists (select from pg_extension where extname = 'citus') as citus, current_database() as database`,
-  );
-  if (!rows[0].citus) return;
+  if (!(await citusInstalled(client))) return;
   const quoted = pg.escapeIdentifier(role);
   await client.query(`alter role ${quoted} login`);
-  await client.query(`alter role ${quoted} in database ${pg.escapeIdentifier(rows[0].database)} set plan_cache_mode = force_custom_plan`);
+  await client.query(`alter role ${quoted} in database ${pg.escapeIdentifier(client.database!)} set plan_cache_mode = force_custom_plan`);
 }
